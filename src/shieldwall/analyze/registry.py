@@ -1,0 +1,52 @@
+"""Which analyzers run: the built-ins, listed explicitly, plus entry-point plugins.
+
+Third-party analyzers register a zero-argument factory (usually the class)
+in the ``shieldwall.analyzers`` entry point group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+
+from shieldwall.analyze.base import Analyzer
+
+ENTRY_POINT_GROUP = "shieldwall.analyzers"
+
+AnalyzerFactory = Callable[[], Analyzer]
+
+
+def builtin_factories() -> list[AnalyzerFactory]:
+    """Every built-in analyzer, in a fixed order. Add new ones here."""
+    from shieldwall.analyze.os import release
+
+    factories: list[AnalyzerFactory] = [release.OSReleaseAnalyzer]
+    return factories
+
+
+def plugin_factories() -> list[AnalyzerFactory]:
+    """Analyzers published by installed distributions through entry points."""
+    return [ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)]
+
+
+def load_analyzers(
+    *, include_plugins: bool = True, only: Sequence[str] | None = None
+) -> list[Analyzer]:
+    """Instantiate the analyzers for a scan, optionally restricted to ``only`` names."""
+    factories = builtin_factories() + (plugin_factories() if include_plugins else [])
+    analyzers: list[Analyzer] = []
+    seen: set[str] = set()
+    for factory in factories:
+        analyzer = factory()
+        if analyzer.name in seen:
+            continue
+        if only is not None and analyzer.name not in only:
+            continue
+        seen.add(analyzer.name)
+        analyzers.append(analyzer)
+    return analyzers
+
+
+def analyzer_versions(analyzers: Sequence[Analyzer]) -> tuple[tuple[str, int], ...]:
+    """Sorted (name, version) pairs: part of every cache key."""
+    return tuple(sorted((a.name, a.version) for a in analyzers))
