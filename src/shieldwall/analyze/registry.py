@@ -18,9 +18,11 @@ AnalyzerFactory = Callable[[], Analyzer]
 
 def builtin_factories() -> list[AnalyzerFactory]:
     """Every built-in analyzer, in a fixed order. Add new ones here."""
+    from shieldwall.analyze.lang import dotnet, php, ruby
     from shieldwall.analyze.os import release
 
     factories: list[AnalyzerFactory] = [release.OSReleaseAnalyzer]
+    factories += [*ruby.ANALYZERS, *php.ANALYZERS, *dotnet.ANALYZERS]
     return factories
 
 
@@ -29,9 +31,7 @@ def plugin_factories() -> list[AnalyzerFactory]:
     return [ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)]
 
 
-def load_analyzers(
-    *, include_plugins: bool = True, only: Sequence[str] | None = None
-) -> list[Analyzer]:
+def load_analyzers(*, include_plugins: bool = True, only: Sequence[str] | None = None) -> list[Analyzer]:
     """Instantiate the analyzers for a scan, optionally restricted to ``only`` names."""
     factories = builtin_factories() + (plugin_factories() if include_plugins else [])
     analyzers: list[Analyzer] = []
