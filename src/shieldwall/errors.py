@@ -30,3 +30,7 @@ class RegistryError(InputError):
 
 class ConfigError(InputError):
     """Configuration that cannot be used."""
+
+
+class FileTooLargeError(ShieldwallError):
+    """One file is above the per-file read limit; it is skipped with a warning."""

@@ -77,7 +77,7 @@ class OSReleaseAnalyzer:
     version = 1
 
     def required(self, path: str, info: FileInfo) -> bool:
-        return path in _OS_RELEASE or path == _ALPINE or path == _DEBIAN or path in _REDHAT
+        return path in _OS_RELEASE or path in (_ALPINE, _DEBIAN) or path in _REDHAT
 
     def analyze(self, input: AnalysisInput) -> AnalysisResult:
         text = input.read()[:65536].decode("utf-8", errors="replace")

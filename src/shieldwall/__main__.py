@@ -1,0 +1,5 @@
+"""``python -m shieldwall``."""
+
+from shieldwall.cli.main import main
+
+main()

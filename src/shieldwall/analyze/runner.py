@@ -1,0 +1,146 @@
+"""Run analyzers over one layer's entries and collect a ``LayerResult``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from shieldwall.analyze.base import AnalysisInput, AnalysisResult, Analyzer, AnalyzerError, FileInfo
+from shieldwall.errors import FileTooLargeError, InputError
+from shieldwall.model import ScanWarning
+from shieldwall.target.base import LayerSource
+from shieldwall.target.entries import EntryKind
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """What one analyzer found in one file of a layer."""
+
+    path: str
+    analyzer: str
+    result: AnalysisResult
+
+
+@dataclass(frozen=True, slots=True)
+class LayerResult:
+    """Everything the merger needs about one layer; cached by diff ID + analyzer versions.
+
+    ``paths`` lists every non-directory path the layer writes, so the merger
+    can tell when a later layer replaced a file an earlier one analysed.
+    """
+
+    files: tuple[FileResult, ...] = ()
+    paths: tuple[str, ...] = ()
+    whiteouts: tuple[str, ...] = ()
+    opaque_dirs: tuple[str, ...] = ()
+    warnings: tuple[ScanWarning, ...] = ()
+    files_seen: int = 0
+    bytes_seen: int = 0
+
+
+class LayerProgress(Protocol):
+    """Receives progress while a layer is walked (the CLI draws a bar from it)."""
+
+    def advance(self, nbytes: int) -> None:
+        """``nbytes`` more of the layer's content have been passed."""
+        ...
+
+
+_HARDLINK_CACHE_BYTES = 64 * 1024 * 1024
+
+
+class _Memo:
+    """Reads a file's content at most once, however many analyzers want it."""
+
+    __slots__ = ("_read", "loaded")
+
+    def __init__(self, read: Callable[[], bytes]) -> None:
+        self._read = read
+        self.loaded: bytes | None = None
+
+    def __call__(self) -> bytes:
+        if self.loaded is None:
+            self.loaded = self._read()
+        return self.loaded
+
+
+def _no_read() -> bytes:
+    return b""
+
+
+class _NoProgress:
+    def advance(self, nbytes: int) -> None:
+        return None
+
+
+def analyze_layer(
+    layer: LayerSource, analyzers: Sequence[Analyzer], progress: LayerProgress | None = None
+) -> LayerResult:
+    """Walk ``layer`` once, handing each regular file to the analyzers that want it.
+
+    A failing analyzer becomes a counted warning for that file; stream-level
+    errors (corrupt or hostile layer) propagate and fail the target.
+    """
+    sink = progress or _NoProgress()
+    files: list[FileResult] = []
+    paths: list[str] = []
+    whiteouts: list[str] = []
+    opaque: list[str] = []
+    warnings: list[ScanWarning] = []
+    read_cache: dict[str, bytes] = {}  # hard links point at earlier members of the stream
+    cached_bytes = 0
+    files_seen = 0
+    bytes_seen = 0
+    for entry in layer.walk():
+        kind = entry.kind
+        if kind is EntryKind.DIR:
+            continue
+        if kind is EntryKind.WHITEOUT:
+            whiteouts.append(entry.path)
+            continue
+        if kind is EntryKind.OPAQUE:
+            opaque.append(entry.path)
+            continue
+        paths.append(entry.path)
+        if kind is EntryKind.FILE:
+            read = _Memo(entry.read)
+        elif kind is EntryKind.HARDLINK and entry.link in read_cache:
+            read = _Memo(_no_read)
+            read.loaded = read_cache[entry.link]
+        else:
+            continue
+        files_seen += 1
+        bytes_seen += entry.size
+        info = FileInfo(entry.path, entry.size, entry.mode)
+        for analyzer in analyzers:
+            try:
+                if not analyzer.required(entry.path, info):
+                    continue
+                result = analyzer.analyze(AnalysisInput(entry.path, info, read))
+            except (AnalyzerError, FileTooLargeError) as exc:
+                warnings.append(ScanWarning(analyzer.name, str(exc), entry.path))
+                continue
+            except InputError:
+                raise
+            except Exception as exc:  # a crashed analyzer is a counted warning, never a silent pass
+                warnings.append(
+                    ScanWarning(analyzer.name, f"analyzer crashed: {type(exc).__name__}: {exc}", entry.path)
+                )
+                continue
+            if not result.empty:
+                files.append(FileResult(entry.path, analyzer.name, result))
+        loaded = read.loaded
+        if loaded is not None and cached_bytes + len(loaded) <= _HARDLINK_CACHE_BYTES:
+            read_cache[entry.path] = loaded
+            cached_bytes += len(loaded)
+        sink.advance(entry.size)
+    return LayerResult(
+        files=tuple(files),
+        paths=tuple(paths),
+        whiteouts=tuple(whiteouts),
+        opaque_dirs=tuple(opaque),
+        warnings=tuple(warnings),
+        files_seen=files_seen,
+        bytes_seen=bytes_seen,
+    )

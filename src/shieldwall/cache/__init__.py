@@ -1,0 +1,1 @@
+"""Per-layer result cache: a rescan of an unchanged image re-reads nothing."""

@@ -1,0 +1,185 @@
+"""``shieldwall``: a thin shell over the service layer.
+
+Exit codes: 0 success, 1 policy failure, 2 usage or input error (bad target,
+corrupt or hostile input), 3 internal error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from shieldwall import __version__
+from shieldwall.errors import InputError, ShieldwallError
+from shieldwall.model import ScanResult
+from shieldwall.report.formats import OutputFormat, parse_output_spec, render
+from shieldwall.service.progress import NullProgress, ScanProgress
+from shieldwall.service.scan import ScanOptions, scan_target
+
+EXIT_OK = 0
+EXIT_POLICY = 1
+EXIT_INPUT = 2
+EXIT_INTERNAL = 3
+
+app = typer.Typer(
+    name="shieldwall",
+    help="Scan images, directories and SBOMs; gate pipelines; monitor and audit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+PlatformOpt = Annotated[str, typer.Option("--platform", help="os/arch[/variant] to pick from a multi-platform image.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display, no summary on stderr.")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Ignore and do not fill the per-layer cache.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
+
+
+def _stderr() -> Console:
+    return Console(stderr=True)
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    message = "; ".join(line.strip() for line in message.splitlines() if line.strip())
+    _stderr().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _guarded(action: Callable[[], T], debug: bool) -> T:
+    """Run ``action`` and map errors to the documented exit codes."""
+    try:
+        return action()
+    except InputError as exc:
+        raise _fail(str(exc), EXIT_INPUT) from None
+    except ShieldwallError as exc:
+        raise _fail(str(exc), EXIT_INTERNAL) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", 130) from None
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        raise _fail(
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", EXIT_INTERNAL
+        ) from None
+
+
+@contextlib.contextmanager
+def _progress(quiet: bool) -> Iterator[ScanProgress]:
+    console = _stderr()
+    if quiet or not console.is_terminal:
+        yield NullProgress()
+        return
+    from shieldwall.cli.progress import RichScanProgress
+
+    with RichScanProgress(console) as progress:
+        yield progress
+
+
+def _write(text: str, path: str) -> None:
+    if path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    out = Path(path)
+    if out.parent and not out.parent.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, out)
+
+
+def _options(platform: str, no_cache: bool) -> ScanOptions:
+    return ScanOptions(platform=platform, use_cache=not no_cache)
+
+
+def _run_scan(target: str, options: ScanOptions, quiet: bool) -> ScanResult:
+    with _progress(quiet) as progress:
+        return scan_target(target, options, progress)
+
+
+@app.command()
+def scan(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="dir:PATH, docker-archive:FILE, oci:PATH, registry:REF, sbom:FILE, or a plain path/reference."
+        ),
+    ],
+    output: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="FORMAT=PATH, repeatable (table, json, cyclonedx, spdx); PATH '-' is stdout.",
+        ),
+    ] = None,
+    format: Annotated[
+        OutputFormat,
+        typer.Option("--format", "-f", help="Format printed on stdout when no --output names stdout."),
+    ] = OutputFormat.TABLE,
+    platform: PlatformOpt = "",
+    quiet: QuietOpt = False,
+    no_cache: NoCacheOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Scan a target and report its inventory (and, as scanners land, its findings)."""
+    specs = _guarded(lambda: [parse_output_spec(s) for s in output or []], debug)
+    result = _guarded(lambda: _run_scan(target, _options(platform, no_cache), quiet), debug)
+    if not any(path == "-" for _, path in specs):
+        if format is OutputFormat.TABLE and sys.stdout.isatty():
+            from shieldwall.report.table import print_table
+
+            print_table(result, Console())
+        else:
+            _write(_guarded(lambda: render(format, result), debug), "-")
+    for fmt, path in specs:
+        _write(_guarded(lambda fmt=fmt: render(fmt, result), debug), path)  # type: ignore[misc]
+    if not quiet and result.warnings:
+        _stderr().print(f"[yellow]{len(result.warnings)} warning(s)[/]: see the report", highlight=False)
+
+
+@app.command()
+def sbom(
+    target: Annotated[str, typer.Argument(help="Any target kind `scan` accepts.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="cyclonedx or spdx.")] = "cyclonedx",
+    output: Annotated[str, typer.Option("--output", "-o", help="File to write; '-' is stdout.")] = "-",
+    platform: PlatformOpt = "",
+    quiet: QuietOpt = False,
+    no_cache: NoCacheOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write a CycloneDX 1.6 or SPDX 2.3 JSON SBOM of a target."""
+    if format not in ("cyclonedx", "spdx"):
+        raise _fail(f"unknown SBOM format {format!r} (choose cyclonedx or spdx)", EXIT_INPUT)
+    fmt = OutputFormat(format)
+    result = _guarded(lambda: _run_scan(target, _options(platform, no_cache), quiet), debug)
+    _write(_guarded(lambda: render(fmt, result), debug), output)
+    if not quiet and output != "-":
+        _stderr().print(f"wrote {len(result.packages)} packages to {output}", highlight=False)
+
+
+@app.command()
+def version() -> None:
+    """Print the Shieldwall version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # pragma: no cover - last resort
+        _stderr().print(f"[bold red]internal error:[/] {exc}")
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,1 @@
+"""Layers to one view: whiteouts, origin-layer attribution, inventory assembly."""

@@ -1,0 +1,1 @@
+"""Reporters: turn a ScanResult into a table, JSON, SBOM and other formats."""

@@ -1,0 +1,96 @@
+"""Human-readable terminal output with Rich."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from shieldwall.model import ScanResult
+
+
+def _layer_label(index: int | None, created_by: str) -> str:
+    if index is None:
+        return ""
+    text = created_by.removeprefix("/bin/sh -c ").removeprefix("#(nop) ").strip()
+    if len(text) > 40:
+        text = text[:39] + "…"
+    return f"{index}: {text}" if text else str(index)
+
+
+def summary_renderable(result: ScanResult) -> RenderableType:
+    """Target identity, OS and image config in one panel."""
+    lines = [Text.assemble(("Target  ", "bold"), result.target.name)]
+    if result.target.digest:
+        lines.append(Text.assemble(("Digest  ", "bold"), result.target.digest))
+    if result.os:
+        eol = f" (EOL {result.os.eol_date}, {result.os.eol_status})" if result.os.eol_date else ""
+        lines.append(Text.assemble(("OS      ", "bold"), f"{result.os.pretty_name}{eol}"))
+    if result.image:
+        img = result.image
+        lines.append(
+            Text.assemble(("Platform", "bold"), f" {img.platform}   ", ("User ", "bold"), img.user or "root (default)")
+        )
+        if img.entrypoint or img.cmd:
+            lines.append(Text.assemble(("Runs    ", "bold"), " ".join(img.entrypoint + img.cmd)))
+        if img.exposed_ports:
+            lines.append(Text.assemble(("Ports   ", "bold"), ", ".join(img.exposed_ports)))
+    counts = Counter(str(p.type) for p in result.packages)
+    by_type = ", ".join(f"{t} {n}" for t, n in counts.most_common())
+    lines.append(Text.assemble(("Packages", "bold"), f" {len(result.packages)} ({by_type})" if by_type else " 0"))
+    if result.layers:
+        lines.append(Text.assemble(("Layers  ", "bold"), str(len(result.layers))))
+    if result.warnings:
+        lines.append(Text.assemble(("Warnings", "bold yellow"), f" {len(result.warnings)}"))
+    return Panel(Group(*lines), title="Shieldwall", expand=False)
+
+
+def packages_table(result: ScanResult) -> Table:
+    """One row per package: name, version, type, layer that introduced it, path."""
+    table = Table(title="Packages", show_lines=False, header_style="bold")
+    table.add_column("Name", overflow="fold")
+    table.add_column("Version", overflow="fold")
+    table.add_column("Type")
+    table.add_column("Layer", overflow="ellipsis", max_width=44)
+    table.add_column("Path", overflow="fold")
+    for pkg in sorted(result.packages, key=lambda p: (str(p.type), p.name.lower(), p.version)):
+        layer = pkg.introduced_by
+        table.add_row(
+            pkg.name,
+            pkg.version,
+            str(pkg.type),
+            _layer_label(layer.index, layer.created_by) if layer and layer.digest else "",
+            pkg.locations[0].path if pkg.locations else "",
+        )
+    return table
+
+
+def warnings_table(result: ScanResult) -> Table:
+    """Skipped or crashed work, so nothing is silently missing."""
+    table = Table(title="Warnings", header_style="bold yellow")
+    table.add_column("Source")
+    table.add_column("Path", overflow="fold")
+    table.add_column("Message", overflow="fold")
+    for warning in result.warnings:
+        table.add_row(warning.source, warning.path, warning.message)
+    return table
+
+
+def render_table(result: ScanResult, *, width: int = 160) -> str:
+    """The whole table report as text (used for ``--output table=PATH``)."""
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    print_table(result, console)
+    return console.export_text()
+
+
+def print_table(result: ScanResult, console: Console) -> None:
+    """Print the table report to a console."""
+    console.print(summary_renderable(result))
+    if result.packages:
+        console.print(packages_table(result))
+    if result.warnings:
+        console.print(warnings_table(result))

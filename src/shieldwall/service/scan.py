@@ -1,0 +1,100 @@
+"""Scan one target: resolve it, analyze each layer (or reuse the cache), merge, and build a result."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shieldwall import __version__, paths
+from shieldwall.analyze.base import Analyzer
+from shieldwall.analyze.registry import analyzer_versions, load_analyzers
+from shieldwall.analyze.runner import LayerResult, analyze_layer
+from shieldwall.cache.layers import LayerCache, cache_key
+from shieldwall.merge.layers import merge_layers, resolve_dependencies
+from shieldwall.model import LayerRef, ScanResult
+from shieldwall.service.progress import NullProgress, ScanProgress
+from shieldwall.target.base import LayerSource, ResolvedTarget
+from shieldwall.target.limits import DEFAULT_LIMITS, Limits
+from shieldwall.target.resolve import parse_target, resolve
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    """Everything a scan needs to know, passed explicitly (no global settings)."""
+
+    platform: str = ""
+    use_cache: bool = True
+    cache_dir: Path | None = None
+    limits: Limits = DEFAULT_LIMITS
+    analyzers: tuple[str, ...] | None = None
+    include_plugins: bool = True
+    extra_analyzers: tuple[Analyzer, ...] = field(default=())
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def scan_target(text: str, options: ScanOptions | None = None, progress: ScanProgress | None = None) -> ScanResult:
+    """Scan the target named by ``text`` (any kind Shieldwall understands)."""
+    options = options or ScanOptions()
+    ref = parse_target(text, options.platform)
+    sink = progress or NullProgress()
+    sink.stage(f"resolving {ref}")
+    resolved = resolve(ref, options.limits)
+    try:
+        return scan_resolved(resolved, options, sink)
+    finally:
+        resolved.close()
+
+
+def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: ScanProgress) -> ScanResult:
+    """Analyze an already-resolved target."""
+    started = _now()
+    analyzers: list[Analyzer] = load_analyzers(include_plugins=options.include_plugins, only=options.analyzers)
+    analyzers.extend(options.extra_analyzers)
+    versions = analyzer_versions(analyzers)
+    cache = LayerCache(options.cache_dir or paths.cache_dir()) if options.use_cache else None
+    layer_results = [
+        (layer.ref, _layer_result(layer, analyzers, versions, cache, progress)) for layer in resolved.layers
+    ]
+    progress.stage("merging layers")
+    inventory = merge_layers(layer_results)
+    packages = inventory.packages + tuple(resolve_dependencies(list(resolved.packages)))
+    return ScanResult(
+        target=resolved.target,
+        layers=tuple(ref for ref, _ in layer_results if ref.digest),
+        image=resolved.config,
+        os=inventory.os or resolved.os,
+        packages=packages,
+        findings=inventory.findings,
+        warnings=inventory.warnings,
+        analyzers=versions,
+        started_at=started,
+        finished_at=_now(),
+        tool_version=__version__,
+    )
+
+
+def _layer_result(
+    source: LayerSource,
+    analyzers: Sequence[Analyzer],
+    versions: tuple[tuple[str, int], ...],
+    cache: LayerCache | None,
+    progress: ScanProgress,
+) -> LayerResult:
+    ref: LayerRef = source.ref
+    key = cache_key(source.cache_key, versions) if cache is not None and source.cache_key else ""
+    if key and cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            progress.layer_finished(ref, cached=True)
+            return hit
+    progress.layer_started(ref, ref.size)
+    result = analyze_layer(source, analyzers, progress)
+    if key and cache is not None:
+        cache.put(key, result)
+    progress.layer_finished(ref, cached=False)
+    return result

@@ -1,0 +1,52 @@
+"""What every target kind resolves to: an identity, an optional image config, and layers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from shieldwall.model import ImageConfig, LayerRef, OSInfo, Package, Target
+from shieldwall.target.entries import Entry
+
+
+class LayerSource(Protocol):
+    """One layer (or a whole directory) whose entries can be walked once per call.
+
+    ``cache_key`` is the layer's content identity (the diff ID); empty means
+    the layer must not be cached (a live directory).
+    """
+
+    ref: LayerRef
+    cache_key: str
+
+    def walk(self) -> Iterator[Entry]:
+        """Yield the layer's entries; opens and closes whatever it reads from."""
+        ...
+
+
+def _noop() -> None:
+    return None
+
+
+@dataclass
+class ResolvedTarget:
+    """A target ready to scan. ``close`` releases open archives and connections."""
+
+    target: Target
+    layers: list[LayerSource]
+    config: ImageConfig | None = None
+    packages: tuple[Package, ...] = ()
+    os: OSInfo | None = None
+    close: Callable[[], None] = field(default=_noop)
+
+
+def layer_refs(config: ImageConfig, diff_ids: list[str], sizes: list[int] | None = None) -> list[LayerRef]:
+    """Pair each layer with the history entry that created it (empty layers skipped)."""
+    non_empty = [h for h in config.history if not h.empty_layer]
+    refs: list[LayerRef] = []
+    for index, digest in enumerate(diff_ids):
+        created_by = non_empty[index].created_by if index < len(non_empty) else ""
+        size = sizes[index] if sizes and index < len(sizes) else 0
+        refs.append(LayerRef(index, digest, created_by, size))
+    return refs

@@ -1,0 +1,155 @@
+"""Random access to the named files of an image archive: a tar or a directory.
+
+Both docker-archive and OCI layout read JSON documents and layer blobs by
+name; a name that climbs out of the archive, or a symlink that points
+outside a layout directory, is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import tarfile
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from shieldwall.analyze.base import normalize_path
+from shieldwall.errors import CorruptInputError, InputError, UnsafeInputError
+
+
+class BlobSource(Protocol):
+    """Named files of an archive."""
+
+    label: str
+
+    def exists(self, name: str) -> bool:
+        """True when ``name`` is a regular file of the archive."""
+        ...
+
+    def open(self, name: str) -> BinaryIO:
+        """Open ``name`` for streaming."""
+        ...
+
+    def size(self, name: str) -> int:
+        """Size in bytes of ``name``."""
+        ...
+
+    def close(self) -> None:
+        """Release the archive."""
+        ...
+
+
+def read_bounded(source: BlobSource, name: str, limit: int) -> bytes:
+    """Read a small document (manifest, config, index) with a size bound."""
+    size = source.size(name)
+    if size > limit:
+        raise UnsafeInputError(f"{source.label}: {name} is {size} bytes, above the {limit}-byte limit")
+    with source.open(name) as handle:
+        return handle.read(limit + 1)[:limit]
+
+
+def verify_digest(data: bytes, digest: str, label: str) -> None:
+    """Check ``data`` against an OCI digest (``sha256:...`` / ``sha512:...``)."""
+    algo, _, expected = digest.partition(":")
+    if algo not in ("sha256", "sha512") or not expected:
+        raise CorruptInputError(f"{label}: unsupported digest {digest!r}")
+    actual = hashlib.new(algo, data).hexdigest()
+    if actual != expected:
+        raise CorruptInputError(f"{label}: digest mismatch (expected {digest}, got {algo}:{actual})")
+
+
+def blob_path(digest: str) -> str:
+    """``blobs/<algo>/<hex>`` for a digest, refusing anything but plain hex."""
+    algo, _, hexpart = digest.partition(":")
+    if algo not in ("sha256", "sha512") or not hexpart or not all(c in "0123456789abcdef" for c in hexpart):
+        raise CorruptInputError(f"invalid digest {digest!r}")
+    return f"blobs/{algo}/{hexpart}"
+
+
+class TarBlobs:
+    """Members of a tar file (docker save output, an OCI layout tar)."""
+
+    def __init__(self, path: Path) -> None:
+        self.label = str(path)
+        try:
+            self._tar = tarfile.open(path, mode="r:*")  # noqa: SIM115 - closed by close()
+            members = self._tar.getmembers()
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CorruptInputError(f"{path}: not a readable tar archive ({reason})") from exc
+        self._members: dict[str, tarfile.TarInfo] = {}
+        for member in members:
+            try:
+                name = normalize_path(member.name)[1:]
+            except UnsafeInputError:
+                continue  # never addressed: names we look up are relative and clean
+            self._members[name] = member
+
+    def _member(self, name: str) -> tarfile.TarInfo:
+        clean = normalize_path(name)[1:]
+        member = self._members.get(clean)
+        seen = 0
+        while member is not None and (member.issym() or member.islnk()) and seen < 8:
+            seen += 1
+            link = member.linkname
+            base = posixpath.dirname(clean) if member.issym() else ""
+            joined = posixpath.normpath(posixpath.join(base, link.lstrip("/")))
+            if joined.startswith("..") or link.startswith("/"):
+                raise UnsafeInputError(f"{self.label}: link {name} -> {link!r} escapes the archive")
+            clean = joined
+            member = self._members.get(clean)
+        if member is None or not member.isreg():
+            raise CorruptInputError(f"{self.label}: missing member {name}")
+        return member
+
+    def exists(self, name: str) -> bool:
+        try:
+            self._member(name)
+        except (CorruptInputError, UnsafeInputError):
+            return False
+        return True
+
+    def open(self, name: str) -> BinaryIO:
+        handle = self._tar.extractfile(self._member(name))
+        if handle is None:
+            raise CorruptInputError(f"{self.label}: cannot read {name}")
+        return handle  # type: ignore[return-value]
+
+    def size(self, name: str) -> int:
+        return self._member(name).size
+
+    def close(self) -> None:
+        self._tar.close()
+
+
+class DirBlobs:
+    """Files of a directory (an OCI layout on disk); links must stay inside it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.label = str(root)
+
+    def _path(self, name: str) -> Path:
+        clean = normalize_path(name)[1:]
+        real = (self.root / clean).resolve()
+        if real != self.root and self.root not in real.parents:
+            raise UnsafeInputError(f"{self.label}: {name} resolves outside the layout")
+        if not real.is_file():
+            raise CorruptInputError(f"{self.label}: missing file {name}")
+        return real
+
+    def exists(self, name: str) -> bool:
+        try:
+            self._path(name)
+        except InputError:
+            return False
+        return True
+
+    def open(self, name: str) -> BinaryIO:
+        return self._path(name).open("rb")
+
+    def size(self, name: str) -> int:
+        return self._path(name).stat().st_size
+
+    def close(self) -> None:
+        return None
