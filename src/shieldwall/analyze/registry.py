@@ -6,7 +6,7 @@ in the ``shieldwall.analyzers`` entry point group.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from importlib.metadata import entry_points
 
 from shieldwall.analyze.base import Analyzer
@@ -15,14 +15,17 @@ ENTRY_POINT_GROUP = "shieldwall.analyzers"
 
 AnalyzerFactory = Callable[[], Analyzer]
 
+INVENTORY = "inventory"
+
 
 def builtin_factories() -> list[AnalyzerFactory]:
     """Every built-in analyzer, in a fixed order. Add new ones here."""
-    from shieldwall.analyze.lang import dotnet, php, ruby
+    from shieldwall.analyze.lang import dotnet, javascript, php, python, ruby
     from shieldwall.analyze.os import release
 
     factories: list[AnalyzerFactory] = [release.OSReleaseAnalyzer]
     factories += [*ruby.ANALYZERS, *php.ANALYZERS, *dotnet.ANALYZERS]
+    factories += [*python.ANALYZERS, *javascript.ANALYZERS]
     return factories
 
 
@@ -31,8 +34,27 @@ def plugin_factories() -> list[AnalyzerFactory]:
     return [ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)]
 
 
-def load_analyzers(*, include_plugins: bool = True, only: Sequence[str] | None = None) -> list[Analyzer]:
-    """Instantiate the analyzers for a scan, optionally restricted to ``only`` names."""
+def scanner_of(analyzer: Analyzer) -> str:
+    """The scanner family an analyzer belongs to (its optional ``scanner`` attribute).
+
+    Catalogers need not say anything: they are ``inventory`` and always run.
+    Detectors set ``scanner = "secret"`` (or ``malware``, ``misconfig``...)
+    so ``--scanners`` can switch them off.
+    """
+    return str(getattr(analyzer, "scanner", INVENTORY))
+
+
+def load_analyzers(
+    *,
+    include_plugins: bool = True,
+    only: Sequence[str] | None = None,
+    scanners: Collection[str] | None = None,
+) -> list[Analyzer]:
+    """Instantiate the analyzers for a scan.
+
+    ``only`` restricts to analyzer names; ``scanners`` to scanner families
+    (inventory analyzers always run when ``scanners`` is given).
+    """
     factories = builtin_factories() + (plugin_factories() if include_plugins else [])
     analyzers: list[Analyzer] = []
     seen: set[str] = set()
@@ -41,6 +63,9 @@ def load_analyzers(*, include_plugins: bool = True, only: Sequence[str] | None =
         if analyzer.name in seen:
             continue
         if only is not None and analyzer.name not in only:
+            continue
+        family = scanner_of(analyzer)
+        if scanners is not None and family != INVENTORY and family not in scanners:
             continue
         seen.add(analyzer.name)
         analyzers.append(analyzer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from shieldwall import __version__, paths
@@ -13,11 +13,16 @@ from shieldwall.analyze.registry import analyzer_versions, load_analyzers
 from shieldwall.analyze.runner import LayerResult, analyze_layer
 from shieldwall.cache.layers import LayerCache, cache_key
 from shieldwall.merge.layers import merge_layers, resolve_dependencies
-from shieldwall.model import LayerRef, ScanResult
+from shieldwall.errors import InputError
+from shieldwall.model import LayerRef, ScanResult, ScanWarning
+from shieldwall.service.postscan import builtin_post_scanners
 from shieldwall.service.progress import NullProgress, ScanProgress
 from shieldwall.target.base import LayerSource, ResolvedTarget
 from shieldwall.target.limits import DEFAULT_LIMITS, Limits
 from shieldwall.target.resolve import parse_target, resolve
+
+
+ALL_SCANNERS = frozenset({"vuln", "secret", "malware", "misconfig", "license"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,8 @@ class ScanOptions:
     analyzers: tuple[str, ...] | None = None
     include_plugins: bool = True
     extra_analyzers: tuple[Analyzer, ...] = field(default=())
+    scanners: frozenset[str] = ALL_SCANNERS
+    data_dir: Path | None = None
 
 
 def _now() -> str:
@@ -53,7 +60,9 @@ def scan_target(text: str, options: ScanOptions | None = None, progress: ScanPro
 def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: ScanProgress) -> ScanResult:
     """Analyze an already-resolved target."""
     started = _now()
-    analyzers: list[Analyzer] = load_analyzers(include_plugins=options.include_plugins, only=options.analyzers)
+    analyzers: list[Analyzer] = load_analyzers(
+        include_plugins=options.include_plugins, only=options.analyzers, scanners=options.scanners
+    )
     analyzers.extend(options.extra_analyzers)
     versions = analyzer_versions(analyzers)
     cache = LayerCache(options.cache_dir or paths.cache_dir()) if options.use_cache else None
@@ -63,7 +72,7 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
     progress.stage("merging layers")
     inventory = merge_layers(layer_results)
     packages = inventory.packages + tuple(resolve_dependencies(list(resolved.packages)))
-    return ScanResult(
+    result = ScanResult(
         target=resolved.target,
         layers=tuple(ref for ref, _ in layer_results if ref.digest),
         image=resolved.config,
@@ -76,6 +85,28 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
         finished_at=_now(),
         tool_version=__version__,
     )
+    return _post_scan(result, options, progress)
+
+
+def _post_scan(result: ScanResult, options: ScanOptions, progress: ScanProgress) -> ScanResult:
+    """Run the post-scanners over the merged result; a crash is a counted warning."""
+    findings = list(result.findings)
+    warnings = list(result.warnings)
+    for factory in builtin_post_scanners():
+        scanner = factory(options)
+        if scanner is None or scanner.scanner not in options.scanners:
+            continue
+        progress.stage(f"{scanner.name}")
+        try:
+            output = scanner.run(result)
+        except InputError:
+            raise
+        except Exception as exc:  # a crashed scanner must surface, never pass silently
+            warnings.append(ScanWarning(scanner.name, f"post-scanner crashed: {type(exc).__name__}: {exc}"))
+            continue
+        findings.extend(output.findings)
+        warnings.extend(output.warnings)
+    return replace(result, findings=tuple(findings), warnings=tuple(warnings), finished_at=_now())
 
 
 def _layer_result(
