@@ -1,6 +1,6 @@
 """Frozen core types shared by every part of Shieldwall."""
 
-from shieldwall.model.finding import Evidence, Finding, FindingKind, Severity
+from shieldwall.model.finding import Evidence, Finding, FindingKind, Severity, VulnDetails
 from shieldwall.model.image import EolStatus, HistoryEntry, ImageConfig, OSInfo
 from shieldwall.model.location import LayerRef, Location
 from shieldwall.model.package import Package, PackageType
@@ -26,4 +26,5 @@ __all__ = [
     "Target",
     "TargetKind",
     "TargetRef",
+    "VulnDetails",
 ]

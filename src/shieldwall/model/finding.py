@@ -51,6 +51,24 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class VulnDetails:
+    """What a vulnerability finding adds: versions, scores, prioritisation data."""
+
+    installed_version: str
+    fixed_version: str = ""
+    cvss_vector: str = ""
+    cvss_score: float | None = None
+    cvss_version: str = ""
+    vendor_severity: str = ""
+    kev: bool = False
+    kev_date_added: str = ""
+    epss_score: float | None = None
+    epss_percentile: float | None = None
+    published: str = ""
+    modified: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One problem in a target.
 
@@ -73,6 +91,7 @@ class Finding:
     evidence: tuple[Evidence, ...] = ()
     fingerprint_material: str = ""
     deleted_in: LayerRef | None = None
+    vuln: VulnDetails | None = None
 
     @property
     def fingerprint(self) -> str:

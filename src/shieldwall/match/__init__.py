@@ -1,0 +1,1 @@
+"""Matching an inventory against advisories, with per-ecosystem version semantics."""

@@ -1,0 +1,1 @@
+"""The local advisory database: OSV and other feeds imported into one indexed SQLite file."""
