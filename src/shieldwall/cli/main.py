@@ -39,7 +39,7 @@ app = typer.Typer(
 
 T = TypeVar("T")
 
-PlatformOpt = Annotated[str, typer.Option("--platform", help="os/arch[/variant] to pick from a multi-platform image.")]
+PlatformOpt = Annotated[str, typer.Option("--platform", help="os/arch or os/arch/variant to pick from a multi-platform image.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display, no summary on stderr.")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Ignore and do not fill the per-layer cache.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
