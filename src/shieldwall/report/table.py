@@ -13,15 +13,6 @@ from rich.text import Text
 from shieldwall.model import ScanResult
 
 
-def _layer_label(index: int | None, created_by: str) -> str:
-    if index is None:
-        return ""
-    text = created_by.removeprefix("/bin/sh -c ").removeprefix("#(nop) ").strip()
-    if len(text) > 40:
-        text = text[:39] + "…"
-    return f"{index}: {text}" if text else str(index)
-
-
 def summary_renderable(result: ScanResult) -> RenderableType:
     """Target identity, OS and image config in one panel."""
     lines = [Text.assemble(("Target  ", "bold"), result.target.name)]
@@ -49,21 +40,35 @@ def summary_renderable(result: ScanResult) -> RenderableType:
     return Panel(Group(*lines), title="Shieldwall", expand=False)
 
 
+def layers_table(result: ScanResult) -> Table:
+    """One row per layer: its instruction and how many packages it introduced."""
+    introduced = Counter(p.introduced_by.index for p in result.packages if p.introduced_by and p.introduced_by.digest)
+    table = Table(title="Layers", header_style="bold")
+    table.add_column("#", justify="right")
+    table.add_column("Diff ID", no_wrap=True)
+    table.add_column("Created by", overflow="fold")
+    table.add_column("Packages", justify="right")
+    for layer in result.layers:
+        created = layer.created_by.removeprefix("/bin/sh -c ").removeprefix("#(nop) ").strip()
+        table.add_row(str(layer.index), layer.digest[7:19], created, str(introduced.get(layer.index, 0)))
+    return table
+
+
 def packages_table(result: ScanResult) -> Table:
     """One row per package: name, version, type, layer that introduced it, path."""
-    table = Table(title="Packages", show_lines=False, header_style="bold")
-    table.add_column("Name", overflow="fold")
-    table.add_column("Version", overflow="fold")
-    table.add_column("Type")
-    table.add_column("Layer", overflow="ellipsis", max_width=44)
-    table.add_column("Path", overflow="fold")
+    table = Table(title="Packages", header_style="bold")
+    table.add_column("Name", overflow="fold", ratio=3)
+    table.add_column("Version", overflow="fold", ratio=2)
+    table.add_column("Type", no_wrap=True)
+    table.add_column("Layer", justify="right", no_wrap=True)
+    table.add_column("Path", overflow="fold", ratio=5)
     for pkg in sorted(result.packages, key=lambda p: (str(p.type), p.name.lower(), p.version)):
         layer = pkg.introduced_by
         table.add_row(
             pkg.name,
             pkg.version,
             str(pkg.type),
-            _layer_label(layer.index, layer.created_by) if layer and layer.digest else "",
+            str(layer.index) if layer and layer.digest else "",
             pkg.locations[0].path if pkg.locations else "",
         )
     return table
@@ -90,6 +95,8 @@ def render_table(result: ScanResult, *, width: int = 160) -> str:
 def print_table(result: ScanResult, console: Console) -> None:
     """Print the table report to a console."""
     console.print(summary_renderable(result))
+    if result.layers:
+        console.print(layers_table(result))
     if result.packages:
         console.print(packages_table(result))
     if result.warnings:
