@@ -22,7 +22,7 @@ from shieldwall.errors import InputError, ShieldwallError
 from shieldwall.model import ScanResult
 from shieldwall.report.formats import OutputFormat, parse_output_spec, render
 from shieldwall.service.progress import NullProgress, ScanProgress
-from shieldwall.service.scan import ScanOptions, scan_target
+from shieldwall.service.scan import ALL_SCANNERS, ScanOptions, scan_target
 
 EXIT_OK = 0
 EXIT_POLICY = 1
@@ -39,7 +39,9 @@ app = typer.Typer(
 
 T = TypeVar("T")
 
-PlatformOpt = Annotated[str, typer.Option("--platform", help="os/arch or os/arch/variant to pick from a multi-platform image.")]
+PlatformOpt = Annotated[
+    str, typer.Option("--platform", help="os/arch or os/arch/variant to pick from a multi-platform image.")
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display, no summary on stderr.")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Ignore and do not fill the per-layer cache.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
@@ -98,8 +100,27 @@ def _write(text: str, path: str) -> None:
     os.replace(tmp, out)
 
 
-def _options(platform: str, no_cache: bool) -> ScanOptions:
-    return ScanOptions(platform=platform, use_cache=not no_cache)
+ScannersOpt = Annotated[
+    str,
+    typer.Option("--scanners", help="Comma-separated scanner families: vuln,secret,malware,misconfig,license."),
+]
+
+
+def _scanners(text: str) -> frozenset[str]:
+    """Parse ``--scanners``; an unknown family is a usage error."""
+    if not text:
+        return ALL_SCANNERS
+    chosen = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = chosen - ALL_SCANNERS
+    if unknown:
+        raise InputError(
+            f"unknown scanner(s) {', '.join(sorted(unknown))} (choose from {', '.join(sorted(ALL_SCANNERS))})"
+        )
+    return chosen
+
+
+def _options(platform: str, no_cache: bool, scanners: str = "") -> ScanOptions:
+    return ScanOptions(platform=platform, use_cache=not no_cache, scanners=_scanners(scanners))
 
 
 def _run_scan(target: str, options: ScanOptions, quiet: bool) -> ScanResult:
@@ -128,13 +149,14 @@ def scan(
         typer.Option("--format", "-f", help="Format printed on stdout when no --output names stdout."),
     ] = OutputFormat.TABLE,
     platform: PlatformOpt = "",
+    scanners: ScannersOpt = "",
     quiet: QuietOpt = False,
     no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Scan a target and report its inventory (and, as scanners land, its findings)."""
+    """Scan a target: its inventory, vulnerabilities, secrets, malware and misconfigurations."""
     specs = _guarded(lambda: [parse_output_spec(s) for s in output or []], debug)
-    result = _guarded(lambda: _run_scan(target, _options(platform, no_cache), quiet), debug)
+    result = _guarded(lambda: _run_scan(target, _options(platform, no_cache, scanners), quiet), debug)
     if not any(path == "-" for _, path in specs):
         if format is OutputFormat.TABLE and sys.stdout.isatty():
             from shieldwall.report.table import print_table
