@@ -20,13 +20,14 @@ INVENTORY = "inventory"
 
 def builtin_factories() -> list[AnalyzerFactory]:
     """Every built-in analyzer, in a fixed order. Add new ones here."""
-    from shieldwall.analyze.lang import dotnet, javascript, php, python, ruby
+    from shieldwall.analyze.lang import dotnet, golang, java, javascript, php, python, ruby, rust
     from shieldwall.analyze.os import apk, dpkg, release, rpm
 
     factories: list[AnalyzerFactory] = [release.OSReleaseAnalyzer]
     factories += [dpkg.DpkgStatusAnalyzer, dpkg.DpkgCopyrightAnalyzer, apk.ApkAnalyzer, rpm.RpmAnalyzer]
     factories += [*ruby.ANALYZERS, *php.ANALYZERS, *dotnet.ANALYZERS]
     factories += [*python.ANALYZERS, *javascript.ANALYZERS]
+    factories += [*golang.ANALYZERS, *java.ANALYZERS, *rust.ANALYZERS]
     return factories
 
 
