@@ -12,15 +12,14 @@ from shieldwall.analyze.base import Analyzer
 from shieldwall.analyze.registry import analyzer_versions, load_analyzers
 from shieldwall.analyze.runner import LayerResult, analyze_layer
 from shieldwall.cache.layers import LayerCache, cache_key
-from shieldwall.merge.layers import merge_layers, resolve_dependencies
 from shieldwall.errors import InputError
+from shieldwall.merge.layers import merge_layers, resolve_dependencies
 from shieldwall.model import LayerRef, ScanResult, ScanWarning
 from shieldwall.service.postscan import builtin_post_scanners
 from shieldwall.service.progress import NullProgress, ScanProgress
 from shieldwall.target.base import LayerSource, ResolvedTarget
 from shieldwall.target.limits import DEFAULT_LIMITS, Limits
 from shieldwall.target.resolve import parse_target, resolve
-
 
 ALL_SCANNERS = frozenset({"vuln", "secret", "malware", "misconfig", "license"})
 
