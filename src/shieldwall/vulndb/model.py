@@ -93,3 +93,58 @@ def normalize_name(ecosystem: str, name: str) -> str:
     if base in ("NuGet", "Packagist", "Go", "Alpine", "Debian", "Ubuntu"):
         return name.lower() if base in ("NuGet", "Packagist") else name
     return name
+
+
+@dataclass(frozen=True, slots=True)
+class KevEntry:
+    """One CISA Known Exploited Vulnerabilities catalogue entry."""
+
+    cve_id: str
+    vendor: str = ""
+    product: str = ""
+    name: str = ""
+    date_added: str = ""
+    due_date: str = ""
+    known_ransomware: str = ""
+    short_description: str = ""
+    required_action: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EpssEntry:
+    """One FIRST EPSS score: probability of exploitation in the next 30 days and its percentile."""
+
+    cve_id: str
+    epss: float
+    percentile: float
+    model_version: str = ""
+    score_date: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """Where one imported feed came from, and how to ask for it again (HTTP validators)."""
+
+    name: str
+    url: str = ""
+    etag: str = ""
+    last_modified: str = ""
+    kind: str = ""
+    imported_at: str = ""
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DbStatus:
+    """What ``shieldwall db status`` prints: sources, counts per ecosystem, last update and age."""
+
+    path: str
+    schema_version: int
+    sources: tuple[SourceInfo, ...] = ()
+    ecosystems: tuple[tuple[str, int], ...] = ()
+    advisories: int = 0
+    kev_entries: int = 0
+    epss_entries: int = 0
+    last_update: str = ""
+    age_seconds: float | None = None
