@@ -1,6 +1,6 @@
 """Frozen core types shared by every part of Shieldwall."""
 
-from shieldwall.model.finding import Evidence, Finding, FindingKind, Severity, VulnDetails
+from shieldwall.model.finding import Evidence, Finding, FindingKind, Severity, Suppression, VulnDetails
 from shieldwall.model.image import EolStatus, HistoryEntry, ImageConfig, OSInfo
 from shieldwall.model.location import LayerRef, Location
 from shieldwall.model.package import Package, PackageType
@@ -23,6 +23,7 @@ __all__ = [
     "ScanResult",
     "ScanWarning",
     "Severity",
+    "Suppression",
     "Target",
     "TargetKind",
     "TargetRef",

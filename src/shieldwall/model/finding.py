@@ -69,13 +69,34 @@ class VulnDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class Suppression:
+    """Why a finding is set aside: the rule that matched and its reason.
+
+    A suppressed finding stays in the result (reports list it separately) so
+    an auditor can see what was judged, by whom, until when and why.
+    ``source`` names the rule (``.shieldwallignore.yaml:12``, a VEX document,
+    an in-file comment); ``statement`` keeps extra details such as the VEX
+    status and justification.
+    """
+
+    kind: str
+    rule: str
+    reason: str
+    source: str = ""
+    author: str = ""
+    expires: str = ""
+    statement: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One problem in a target.
 
     ``fingerprint`` never depends on line numbers or scan time, so
     suppressions, baselines and the store can follow a finding across scans.
     ``deleted_in`` is set when a later layer removed the file: the bytes are
-    still in the image.
+    still in the image. ``suppressed`` holds the reason when an in-file
+    suppression comment covers the finding: it stays in the result.
     """
 
     kind: FindingKind
@@ -92,6 +113,7 @@ class Finding:
     fingerprint_material: str = ""
     deleted_in: LayerRef | None = None
     vuln: VulnDetails | None = None
+    suppressed: str = ""
 
     @property
     def fingerprint(self) -> str:
