@@ -28,6 +28,9 @@ def builtin_factories() -> list[AnalyzerFactory]:
     factories += [*ruby.ANALYZERS, *php.ANALYZERS, *dotnet.ANALYZERS]
     factories += [*python.ANALYZERS, *javascript.ANALYZERS]
     factories += [*golang.ANALYZERS, *java.ANALYZERS, *rust.ANALYZERS]
+    from shieldwall.analyze.misconfig import ANALYZERS as MISCONFIG_ANALYZERS
+
+    factories += [*MISCONFIG_ANALYZERS]
     return factories
 
 

@@ -1,0 +1,1 @@
+"""Built-in checks, one module per input kind; each module exports ``CHECKS``."""
