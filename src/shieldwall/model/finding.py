@@ -97,6 +97,8 @@ class Finding:
     ``deleted_in`` is set when a later layer removed the file: the bytes are
     still in the image. ``suppressed`` holds the reason when an in-file
     suppression comment covers the finding: it stays in the result.
+    ``suppressions`` lists the exceptions and VEX statements that set the
+    finding aside, each with its rule and reason; the finding stays too.
     """
 
     kind: FindingKind
@@ -114,6 +116,12 @@ class Finding:
     deleted_in: LayerRef | None = None
     vuln: VulnDetails | None = None
     suppressed: str = ""
+    suppressions: tuple[Suppression, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """False when an in-file comment (``suppressed``) or an exception or VEX statement sets it aside."""
+        return not self.suppressed and not self.suppressions
 
     @property
     def fingerprint(self) -> str:
