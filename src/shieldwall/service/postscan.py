@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from shieldwall.match.postscanner import vulnerability_scanner
 from shieldwall.model import Finding, ScanResult, ScanWarning
 
 if TYPE_CHECKING:
@@ -47,4 +48,5 @@ PostScannerFactory = Callable[["ScanOptions"], PostScanner | None]
 def builtin_post_scanners() -> list[PostScannerFactory]:
     """Every built-in post-scanner factory, in order. A factory may return None (not configured)."""
     factories: list[PostScannerFactory] = []
+    factories.append(vulnerability_scanner)
     return factories

@@ -37,6 +37,8 @@ class ScanOptions:
     extra_analyzers: tuple[Analyzer, ...] = field(default=())
     scanners: frozenset[str] = ALL_SCANNERS
     data_dir: Path | None = None
+    max_db_age: dt.timedelta | None = dt.timedelta(days=7)
+    fail_on_stale_db: bool = False
 
 
 def _now() -> str:
