@@ -115,7 +115,7 @@ def test_gzip_bomb_is_refused_without_inflating_it() -> None:
     bomb = gzip.compress(b"\0" * (20 * 1024 * 1024))
     members = listing(bomb, "/bomb.gz", ArchiveLimits(max_member_bytes=1024 * 1024))
     assert len(members) == 1
-    path, data, skipped = members[0]
+    _path, data, skipped = members[0]
     assert data == b"" and "limit" in skipped
 
 
@@ -150,7 +150,7 @@ def test_corrupt_archives_become_a_skipped_entry() -> None:
     assert listing(broken_zip, "/bad.zip") == [("/bad.zip", b"", listing(broken_zip, "/bad.zip")[0][2])]
     assert "unreadable zip" in listing(broken_zip, "/bad.zip")[0][2]
     truncated = gzip.compress(b"x" * 10000)[:-30]
-    [(path, data, skipped)] = listing(truncated, "/t.gz")
+    [(_path, data, skipped)] = listing(truncated, "/t.gz")
     assert data == b"" and ("truncated" in skipped or "corrupt" in skipped)
 
 
@@ -160,7 +160,7 @@ def test_unsupported_zip_method_is_named() -> None:
         at = data.find(header)
         offset = 8 if header == b"PK\x03\x04" else 10
         data[at + offset : at + offset + 2] = (9).to_bytes(2, "little")
-    [(path, content, skipped)] = listing(bytes(data), "/d64.zip")
+    [(_path, content, skipped)] = listing(bytes(data), "/d64.zip")
     assert content == b"" and skipped == "unsupported zip compression method 9 (deflate64)"
 
 
@@ -169,7 +169,7 @@ def test_encrypted_zip_member_is_skipped() -> None:
     for header, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
         at = data.find(header)
         data[at + offset] |= 0x1
-    [(path, content, skipped)] = listing(bytes(data), "/enc.zip")
+    [(_path, _content, skipped)] = listing(bytes(data), "/enc.zip")
     assert skipped == "encrypted zip member"
 
 
