@@ -30,7 +30,6 @@ class LicenseSection(SectionModel):
         default=("GPL-*", "AGPL-*", "SSPL-*"),
         description="Licence IDs or globs (case-insensitive) that are denied, e.g. GPL-*, AGPL-3.0-only.",
     )
-    severity: str = Field(default="HIGH", description="Severity of a denied-licence finding.")
 
 
 _REGISTRY: dict[str, type[SectionModel]] = {}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from shieldwall.match.postscanner import vulnerability_scanner
 from shieldwall.model import Finding, ScanResult, ScanWarning
+from shieldwall.policy.licenses import license_scanner
 
 if TYPE_CHECKING:
     from shieldwall.service.scan import ScanOptions
@@ -49,4 +50,5 @@ def builtin_post_scanners() -> list[PostScannerFactory]:
     """Every built-in post-scanner factory, in order. A factory may return None (not configured)."""
     factories: list[PostScannerFactory] = []
     factories.append(vulnerability_scanner)
+    factories.append(license_scanner)
     return factories

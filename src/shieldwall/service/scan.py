@@ -37,6 +37,7 @@ class ScanOptions:
     extra_analyzers: tuple[Analyzer, ...] = field(default=())
     scanners: frozenset[str] = ALL_SCANNERS
     data_dir: Path | None = None
+    license_deny: tuple[str, ...] = ()
     max_db_age: dt.timedelta | None = dt.timedelta(days=7)
     fail_on_stale_db: bool = False
 
