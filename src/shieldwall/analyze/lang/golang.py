@@ -11,8 +11,8 @@ go-module-binary-cataloger) so inventories can be compared:
   applied) and the Go standard library as ``stdlib`` with version ``go1.21.5``
   and PURL ``pkg:golang/stdlib@1.21.5``. A ``(devel)`` version becomes a
   version from ``-ldflags -X main.version=...`` or a VCS pseudo-version when
-  the build settings allow, and an empty version otherwise (the raw value is
-  kept in metadata).
+  the build settings allow, and stays ``(devel)`` otherwise, as syft 1.18
+  reports it (the raw value is also kept in metadata).
 
 Build info layout (Go 1.18+, see Go's ``debug/buildinfo``): a 32-byte header
 ``"\\xff Go buildinf:"`` (14 bytes), pointer size (1 byte), flags (1 byte;
@@ -562,7 +562,6 @@ class GoBinaryAnalyzer:
                 meta["replaces"] = f"{module.path} {module.version}".strip()
             if version == DEVEL:
                 meta["version_raw"] = DEVEL
-                version = ""
             if version_override is not None:
                 version = version_override
             if digest:

@@ -182,7 +182,7 @@ def test_go_binary_modules_and_stdlib() -> None:
             ["build\tvcs=git", "build\tvcs.revision=0123456789abcdef0123", "build\tvcs.time=2023-05-04T03:02:01Z"],
             "v0.0.0-20230504030201-0123456789ab",
         ),
-        ([], ""),
+        ([], "(devel)"),
     ],
 )
 def test_go_binary_devel_main_version(settings: list[str], expected: str) -> None:
@@ -190,7 +190,7 @@ def test_go_binary_devel_main_version(settings: list[str], expected: str) -> Non
     result = run(GoBinaryAnalyzer(), "/app", go_elf("go1.22.1", lines))
     main = by_name(result)["example.com/app"]
     assert main.version == expected
-    assert main.purl == ("pkg:golang/example.com/app" + (f"@{expected}" if expected else ""))
+    assert main.purl == "pkg:golang/example.com/app@" + expected.replace("(", "%28").replace(")", "%29")
     assert dict(main.metadata)["version_raw"] == "(devel)"
 
 
@@ -357,7 +357,7 @@ def test_real_go_binary(tmp_path: Path) -> None:
     result = run(GoBinaryAnalyzer(), "/app", data)
     assert purls(result) == {
         "pkg:golang/example.com/app@v1.4.2",
-        "pkg:golang/example.com/lib",
+        "pkg:golang/example.com/lib@%28devel%29",
         f"pkg:golang/stdlib@{stdlib.removeprefix('go')}",
     }
     assert by_name(result)["stdlib"].version == stdlib
