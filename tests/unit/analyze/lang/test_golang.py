@@ -154,7 +154,7 @@ def test_go_binary_modules_and_stdlib() -> None:
         "pkg:golang/github.com/google/uuid@v1.6.0",
         "pkg:golang/golang.org/x/net@v0.19.0",
         "pkg:golang/github.com/me/lib@v1.0.1-fork",
-        "pkg:golang/example.com/local",
+        "pkg:golang/example.com/local@%28devel%29",
         "pkg:golang/stdlib@1.21.5",
     }
     pkgs = by_name(result)
