@@ -36,6 +36,7 @@ class FindingKind(StrEnum):
     MALWARE = "malware"
     MISCONFIG = "misconfig"
     LICENSE = "license"
+    DRIFT = "drift"
 
 
 @dataclass(frozen=True, slots=True)
