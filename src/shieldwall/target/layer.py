@@ -40,12 +40,14 @@ class BlobLayer:
         """Stream the layer's members, then verify what was read."""
         raw = self._opener()
         try:
-            stream, compressed = open_layer(raw, self._limits, self._label)
+            verify_blob = self._blob_digest.startswith("sha256:")
+            stream, compressed = open_layer(raw, self._limits, self._label, hash_compressed=verify_blob)
             buffered = io.BufferedReader(stream, buffer_size=1 << 20)
             yield from walk_tar_stream(buffered, self._limits, self._label)
             while stream.read(1 << 20):
                 pass
-            compressed.drain()
+            if verify_blob:
+                compressed.drain()
         finally:
             raw.close()
         if self.ref.digest and stream.digest() != self.ref.digest:

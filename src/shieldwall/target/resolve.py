@@ -55,13 +55,13 @@ def parse_target(text: str, platform: str = "") -> TargetRef:
             return TargetRef(TargetKind.OCI, text, platform)
         return TargetRef(TargetKind.DIRECTORY, text, platform)
     if path.is_file():
-        from shieldwall.target.sbom import looks_like_sbom
-
-        if looks_like_sbom(path):
-            return TargetRef(TargetKind.SBOM, text, platform)
         kind = _sniff_tar(path)
         if kind is not None:
             return TargetRef(kind, text, platform)
+        from shieldwall.target.sbom import looks_like_sbom  # heavy imports: only for non-archives
+
+        if looks_like_sbom(path):
+            return TargetRef(TargetKind.SBOM, text, platform)
         raise InputError(f"{text}: not a directory, image archive, OCI layout or SBOM")
     if _IMAGE_REF.match(text):
         return TargetRef(TargetKind.REGISTRY, text, platform)

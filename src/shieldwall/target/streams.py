@@ -137,13 +137,15 @@ class IteratorReader(io.RawIOBase):
         return n
 
 
-def open_layer(raw: BinaryIO, limits: Limits, label: str) -> tuple[GuardedReader, CountingReader]:
+def open_layer(
+    raw: BinaryIO, limits: Limits, label: str, *, hash_compressed: bool = True
+) -> tuple[GuardedReader, CountingReader]:
     """Wrap a (possibly compressed) layer blob into a guarded, uncompressed stream.
 
     Returns the uncompressed reader (which also hashes, for the diff ID) and
     the counting reader over the compressed bytes (for the blob digest).
     """
-    compressed = CountingReader(raw, hash_name="sha256")
+    compressed = CountingReader(raw, hash_name="sha256" if hash_compressed else None)
     buffered = io.BufferedReader(compressed, buffer_size=1 << 20)
     head = buffered.read(4)
     prefixed = io.BufferedReader(PrefixedReader(head, buffered), buffer_size=1 << 20)

@@ -111,6 +111,8 @@ class CargoAuditableAnalyzer:
 
     def analyze(self, input: AnalysisInput) -> AnalysisResult:
         data = read_executable(input)
+        if DEP_SECTION.encode() not in data:
+            return EMPTY  # the section name is in the string table of every cargo-auditable ELF
         try:
             elf = read_elf(data)
         except BinaryFormatError:
