@@ -184,7 +184,9 @@ def sbom(
     if format not in ("cyclonedx", "spdx"):
         raise _fail(f"unknown SBOM format {format!r} (choose cyclonedx or spdx)", EXIT_INPUT)
     fmt = OutputFormat(format)
-    result = _guarded(lambda: _run_scan(target, _options(platform, no_cache), quiet), debug)
+    # an SBOM is the inventory alone: no detectors, no post-scanners
+    options = ScanOptions(platform=platform, use_cache=not no_cache, scanners=frozenset())
+    result = _guarded(lambda: _run_scan(target, options, quiet), debug)
     _write(_guarded(lambda: render(fmt, result), debug), output)
     if not quiet and output != "-":
         _stderr().print(f"wrote {len(result.packages)} packages to {output}", highlight=False)
