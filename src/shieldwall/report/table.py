@@ -10,7 +10,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from shieldwall.model import ScanResult
+from shieldwall.match.filters import severity_summary
+from shieldwall.model import FindingKind, ScanResult
 
 
 def summary_renderable(result: ScanResult) -> RenderableType:
@@ -85,6 +86,28 @@ def warnings_table(result: ScanResult) -> Table:
     return table
 
 
+SEVERITY_STYLES = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "cyan", "UNKNOWN": "dim"}
+
+
+def vulnerabilities_table(result: ScanResult) -> Table:
+    """One row per vulnerability finding, most severe first, with a summary by severity as caption."""
+    vulns = [f for f in result.findings if f.kind is FindingKind.VULNERABILITY]
+    names = {p.id: p.name for p in result.packages}
+    table = Table(title="Vulnerabilities", header_style="bold", caption=severity_summary(vulns))
+    table.add_column("Package", overflow="fold")
+    table.add_column("Installed", overflow="fold")
+    table.add_column("Fixed", overflow="fold")
+    table.add_column("ID", overflow="fold")
+    table.add_column("Severity")
+    table.add_column("Title", overflow="ellipsis", max_width=60)
+    for f in sorted(vulns, key=lambda f: (-f.severity.rank, names.get(f.package_id, ""), f.rule_id)):
+        installed = f.vuln.installed_version if f.vuln else ""
+        fixed = f.vuln.fixed_version if f.vuln else ""
+        severity = Text(f.severity.value, style=SEVERITY_STYLES.get(f.severity.value, ""))
+        table.add_row(names.get(f.package_id, f.package_id), installed, fixed, f.rule_id, severity, f.title)
+    return table
+
+
 def render_table(result: ScanResult, *, width: int = 160) -> str:
     """The whole table report as text (used for ``--output table=PATH``)."""
     console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
@@ -99,5 +122,7 @@ def print_table(result: ScanResult, console: Console) -> None:
         console.print(layers_table(result))
     if result.packages:
         console.print(packages_table(result))
+    if any(f.kind is FindingKind.VULNERABILITY for f in result.findings):
+        console.print(vulnerabilities_table(result))
     if result.warnings:
         console.print(warnings_table(result))
