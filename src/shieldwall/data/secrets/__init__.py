@@ -1,0 +1,1 @@
+"""Bundled secret rules and the global allowlist (YAML data)."""
