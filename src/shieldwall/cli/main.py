@@ -7,6 +7,7 @@ corrupt or hostile input), 3 internal error.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import traceback
@@ -19,10 +20,12 @@ from rich.console import Console
 
 from shieldwall import __version__
 from shieldwall.errors import InputError, ShieldwallError
+from shieldwall.match.filters import filter_vulnerabilities, parse_severities
 from shieldwall.model import ScanResult
 from shieldwall.report.formats import OutputFormat, parse_output_spec, render
 from shieldwall.service.progress import NullProgress, ScanProgress
 from shieldwall.service.scan import ALL_SCANNERS, ScanOptions, scan_target
+from shieldwall.vulndb.store import parse_age
 
 EXIT_OK = 0
 EXIT_POLICY = 1
@@ -123,6 +126,13 @@ def _options(platform: str, no_cache: bool, scanners: str = "") -> ScanOptions:
     return ScanOptions(platform=platform, use_cache=not no_cache, scanners=_scanners(scanners))
 
 
+def _db_age_options(options: ScanOptions, max_db_age: str) -> ScanOptions:
+    """``--max-db-age``: a stale vulnerability database fails the scan instead of warning."""
+    if not max_db_age:
+        return options
+    return dataclasses.replace(options, max_db_age=parse_age(max_db_age), fail_on_stale_db=True)
+
+
 def _run_scan(target: str, options: ScanOptions, quiet: bool) -> ScanResult:
     with _progress(quiet) as progress:
         return scan_target(target, options, progress)
@@ -150,13 +160,30 @@ def scan(
     ] = OutputFormat.TABLE,
     platform: PlatformOpt = "",
     scanners: ScannersOpt = "",
+    severity: Annotated[
+        str, typer.Option("--severity", help="Vulnerability severities to show, e.g. HIGH,CRITICAL (default: all).")
+    ] = "",
+    ignore_unfixed: Annotated[
+        bool, typer.Option("--ignore-unfixed", help="Hide vulnerabilities that have no fixed version.")
+    ] = False,
+    max_db_age: Annotated[
+        str,
+        typer.Option(
+            "--max-db-age",
+            help="Fail when the vulnerability database is older than this (e.g. 7d, 36h); "
+            "without it, a database older than 7 days is a warning.",
+        ),
+    ] = "",
     quiet: QuietOpt = False,
     no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Scan a target: its inventory, vulnerabilities, secrets, malware and misconfigurations."""
     specs = _guarded(lambda: [parse_output_spec(s) for s in output or []], debug)
-    result = _guarded(lambda: _run_scan(target, _options(platform, no_cache, scanners), quiet), debug)
+    severities = _guarded(lambda: parse_severities(severity) if severity else None, debug)
+    options = _guarded(lambda: _db_age_options(_options(platform, no_cache, scanners), max_db_age), debug)
+    result = _guarded(lambda: _run_scan(target, options, quiet), debug)
+    result = filter_vulnerabilities(result, severities, ignore_unfixed)
     if not any(path == "-" for _, path in specs):
         if format is OutputFormat.TABLE and sys.stdout.isatty():
             from shieldwall.report.table import print_table
