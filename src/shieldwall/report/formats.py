@@ -7,6 +7,7 @@ from typing import assert_never
 
 from shieldwall.errors import InputError
 from shieldwall.model import ScanResult
+from shieldwall.policy.model import GateVerdict
 
 
 class OutputFormat(StrEnum):
@@ -16,27 +17,48 @@ class OutputFormat(StrEnum):
     JSON = "json"
     CYCLONEDX = "cyclonedx"
     SPDX = "spdx"
+    SARIF = "sarif"
+    JUNIT = "junit"
+    MARKDOWN = "markdown"
+    HTML = "html"
 
 
-def render(fmt: OutputFormat, result: ScanResult) -> str:
-    """Render ``result`` in ``fmt``."""
+def render(fmt: OutputFormat, result: ScanResult, verdict: GateVerdict | None = None) -> str:
+    """Render ``result`` in ``fmt``; ``verdict`` (the gate's outcome) is shown by formats that have a place for it."""
     match fmt:
         case OutputFormat.TABLE:
             from shieldwall.report.table import render_table
 
-            return render_table(result)
+            return render_table(result, verdict=verdict)
         case OutputFormat.JSON:
             from shieldwall.report.json_report import render_json
 
-            return render_json(result)
+            return render_json(result, verdict)
         case OutputFormat.CYCLONEDX:
             from shieldwall.report.cyclonedx import render_cyclonedx
+            from shieldwall.report.cyclonedx_vex import add_vulnerabilities
 
-            return render_cyclonedx(result)
+            return add_vulnerabilities(render_cyclonedx(result), result)
         case OutputFormat.SPDX:
             from shieldwall.report.spdx import render_spdx
 
             return render_spdx(result)
+        case OutputFormat.SARIF:
+            from shieldwall.report.sarif import render_sarif
+
+            return render_sarif(result, verdict)
+        case OutputFormat.JUNIT:
+            from shieldwall.report.junit import render_junit
+
+            return render_junit(result, verdict)
+        case OutputFormat.MARKDOWN:
+            from shieldwall.report.markdown import render_markdown
+
+            return render_markdown(result, verdict)
+        case OutputFormat.HTML:
+            from shieldwall.report.html import render_html
+
+            return render_html(result, verdict)
         case _:
             assert_never(fmt)
 

@@ -12,6 +12,8 @@ from rich.text import Text
 
 from shieldwall.match.filters import severity_summary
 from shieldwall.model import FindingKind, ScanResult
+from shieldwall.policy.model import GateVerdict
+from shieldwall.report.findings_table import print_findings
 
 
 def summary_renderable(result: ScanResult) -> RenderableType:
@@ -91,7 +93,7 @@ SEVERITY_STYLES = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "L
 
 def vulnerabilities_table(result: ScanResult) -> Table:
     """One row per vulnerability finding, most severe first, with a summary by severity as caption."""
-    vulns = [f for f in result.findings if f.kind is FindingKind.VULNERABILITY]
+    vulns = [f for f in result.findings if f.kind is FindingKind.VULNERABILITY and f.active]
     names = {p.id: p.name for p in result.packages}
     table = Table(title="Vulnerabilities", header_style="bold", caption=severity_summary(vulns))
     table.add_column("Package", overflow="fold")
@@ -108,21 +110,22 @@ def vulnerabilities_table(result: ScanResult) -> Table:
     return table
 
 
-def render_table(result: ScanResult, *, width: int = 160) -> str:
+def render_table(result: ScanResult, *, width: int = 160, verdict: GateVerdict | None = None) -> str:
     """The whole table report as text (used for ``--output table=PATH``)."""
     console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
-    print_table(result, console)
+    print_table(result, console, verdict)
     return console.export_text()
 
 
-def print_table(result: ScanResult, console: Console) -> None:
+def print_table(result: ScanResult, console: Console, verdict: GateVerdict | None = None) -> None:
     """Print the table report to a console."""
     console.print(summary_renderable(result))
     if result.layers:
         console.print(layers_table(result))
     if result.packages:
         console.print(packages_table(result))
-    if any(f.kind is FindingKind.VULNERABILITY for f in result.findings):
+    if any(f.kind is FindingKind.VULNERABILITY and f.active for f in result.findings):
         console.print(vulnerabilities_table(result))
     if result.warnings:
         console.print(warnings_table(result))
+    print_findings(result, console, verdict, skip=frozenset({FindingKind.VULNERABILITY}))
