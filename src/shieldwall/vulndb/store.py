@@ -204,6 +204,15 @@ class VulnDB:
                 tmp.unlink()
             raise
 
+    def backup_to(self, target: Path) -> None:
+        """Write a consistent copy of the database to ``target`` (SQLite's online backup)."""
+        dst = sqlite3.connect(target)
+        try:
+            with self._lock:
+                self._conn.backup(dst)
+        finally:
+            dst.close()
+
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
