@@ -1,0 +1,365 @@
+"""The store's tables as typed SQLAlchemy 2 ORM classes.
+
+Every time is a UTC instant (``UTCDateTime`` stores naive UTC and returns an
+aware value, so SQLite and PostgreSQL read back the same thing). Identifiers
+are ``BIGINT`` on PostgreSQL and the rowid ``INTEGER`` on SQLite.
+
+The migration in ``store/migrations/versions`` creates exactly these tables;
+a change here needs a new revision there (``alembic revision`` against a
+scratch database, or written by hand).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+"""Primary keys: 64-bit on PostgreSQL, the rowid alias on SQLite."""
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A UTC instant: stored naive (UTC) on every backend, read back timezone-aware."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        """Convert an aware value to naive UTC (naive values are taken as UTC)."""
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        """Attach UTC to what the database returns."""
+        if value is None:
+            return None
+        if isinstance(value, str):  # pragma: no cover - SQLite always parses for DateTime
+            value = dt.datetime.fromisoformat(value)
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with constraint names that are stable across backends (migrations need them)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class FindingStatus(StrEnum):
+    """Where a stored finding is in its life."""
+
+    OPEN = "open"
+    REOPENED = "reopened"
+    FIXED = "fixed"
+    NOT_APPLICABLE = "not-applicable"
+    SUPPRESSED = "suppressed"
+
+    @property
+    def active(self) -> bool:
+        """Open or reopened: something to act on."""
+        return self in (FindingStatus.OPEN, FindingStatus.REOPENED)
+
+
+class AssetKind(StrEnum):
+    """What an asset is."""
+
+    IMAGE = "image"
+    HOST = "host"
+    SOURCE = "source"
+    SBOM = "sbom"
+
+
+class OutboxStatus(StrEnum):
+    """Delivery state of an alert in the outbox."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class Environment(Base):
+    """A deployment environment assets belong to (prod, staging...)."""
+
+    __tablename__ = "environments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Asset(Base):
+    """Something scanned: an image (by digest), a host, a source repository or an SBOM."""
+
+    __tablename__ = "assets"
+    __table_args__ = (UniqueConstraint("kind", "identifier"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    identifier: Mapped[str] = mapped_column(String(512))
+    name: Mapped[str] = mapped_column(String(1024), default="")
+    repository: Mapped[str] = mapped_column(String(512), default="", index=True)
+    environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id"), nullable=True)
+    golden_flag: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    golden_auto: Mapped[bool] = mapped_column(Boolean, default=False)
+    golden_reason: Mapped[str] = mapped_column(String(512), default="")
+    labels: Mapped[str] = mapped_column(Text, default="{}")
+    platform: Mapped[str] = mapped_column(String(64), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_scan_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    @property
+    def golden(self) -> bool:
+        """The store flag when set, otherwise what a label or tag pattern decided."""
+        return self.golden_flag if self.golden_flag is not None else self.golden_auto
+
+
+class AssetTag(Base):
+    """A repository tag that pointed at an asset; ``current`` while it still does."""
+
+    __tablename__ = "asset_tags"
+    __table_args__ = (
+        UniqueConstraint("repository", "tag", "asset_id"),
+        Index("ix_asset_tags_repository_tag", "repository", "tag"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    repository: Mapped[str] = mapped_column(String(512))
+    tag: Mapped[str] = mapped_column(String(256))
+    manifest_digest: Mapped[str] = mapped_column(String(160), default="", index=True)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Scan(Base):
+    """One recorded scan of an asset, with its image config and summary (for drift and history)."""
+
+    __tablename__ = "scans"
+    __table_args__ = (Index("ix_scans_repository_tag", "repository", "tag"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    target: Mapped[str] = mapped_column(Text, default="")
+    repository: Mapped[str] = mapped_column(String(512), default="")
+    tag: Mapped[str] = mapped_column(String(256), default="")
+    trigger: Mapped[str] = mapped_column(String(32), default="cli")
+    actor: Mapped[str] = mapped_column(String(256), default="")
+    started_at: Mapped[str] = mapped_column(String(40), default="")
+    finished_at: Mapped[str] = mapped_column(String(40), default="")
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    tool_version: Mapped[str] = mapped_column(String(64), default="")
+    verdict: Mapped[str] = mapped_column(String(32), default="")
+    image_config: Mapped[str] = mapped_column(Text, default="")
+    os_info: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text, default="{}")
+    package_count: Mapped[int] = mapped_column(Integer, default=0)
+    finding_count: Mapped[int] = mapped_column(Integer, default=0)
+    warning_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Inventory(Base):
+    """The current package inventory of an asset (replaced by each new scan of it)."""
+
+    __tablename__ = "inventories"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), unique=True)
+    scan_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    os_info: Mapped[str] = mapped_column(Text, default="")
+    layers: Mapped[str] = mapped_column(Text, default="[]")
+    package_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class InventoryPackage(Base):
+    """One package of an inventory, with the advisory lookup keys a rematch searches by.
+
+    ``ecosystem`` is the OSV base ecosystem (``Debian``, ``PyPI``...);
+    ``lookup_name`` the normalised name its advisories use (the source
+    package for distributions), ``alt_lookup_name`` a second name when the
+    matcher asks for two (rpm binary and source). Both pairs are indexed.
+    """
+
+    __tablename__ = "inventory_packages"
+    __table_args__ = (
+        Index("ix_inventory_packages_lookup", "ecosystem", "lookup_name"),
+        Index(
+            "ix_inventory_packages_alt_lookup",
+            "ecosystem",
+            "alt_lookup_name",
+            postgresql_where=text("alt_lookup_name <> ''"),
+            sqlite_where=text("alt_lookup_name <> ''"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    inventory_id: Mapped[int] = mapped_column(ForeignKey("inventories.id", ondelete="CASCADE"), index=True)
+    ecosystem: Mapped[str] = mapped_column(String(64))
+    lookup_name: Mapped[str] = mapped_column(String(512))
+    alt_lookup_name: Mapped[str] = mapped_column(String(512), default="")
+    type: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(512))
+    version: Mapped[str] = mapped_column(String(256), default="")
+    purl: Mapped[str] = mapped_column(Text, default="")
+    path: Mapped[str] = mapped_column(Text, default="")
+    layer_index: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    source_name: Mapped[str] = mapped_column(String(512), default="")
+    source_version: Mapped[str] = mapped_column(String(256), default="")
+    arch: Mapped[str] = mapped_column(String(32), default="")
+    found_by: Mapped[str] = mapped_column(String(64), default="")
+    licenses: Mapped[str] = mapped_column(Text, default="")
+
+
+class StoredFinding(Base):
+    """A finding of an asset across scans: first/last seen, fixed, reopened, suppressed with a reason."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("asset_id", "fingerprint"),
+        Index("ix_findings_asset_package", "asset_id", "package_id"),
+        Index("ix_findings_status_severity", "status", "severity"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    rule_id: Mapped[str] = mapped_column(String(256), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text, default="")
+    package_id: Mapped[str] = mapped_column(String(32), default="")
+    package_name: Mapped[str] = mapped_column(String(512), default="")
+    installed_version: Mapped[str] = mapped_column(String(256), default="")
+    fixed_version: Mapped[str] = mapped_column(String(256), default="")
+    path: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16))
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    fixed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reopened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    suppressed_reason: Mapped[str] = mapped_column(Text, default="")
+    suppressed_by: Mapped[str] = mapped_column(String(256), default="")
+    first_scan_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_scan_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    data: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class ExceptionRule(Base):
+    """An accepted risk: findings it matches are suppressed with its reason until it expires or is revoked.
+
+    Empty selector fields match anything; at least one must be set.
+    """
+
+    __tablename__ = "exceptions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    rule_id: Mapped[str] = mapped_column(String(256), default="")
+    package_name: Mapped[str] = mapped_column(String(512), default="")
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_by: Mapped[str] = mapped_column(String(256), default="")
+
+
+class AuditEvent(Base):
+    """One event of the hash chain; ``hash`` covers every other column (see ``store.audit``)."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40), index=True)
+    actor: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """An Ed25519 signature over the chain head at ``seq``."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    event_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[str] = mapped_column(String(40))
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(256))
+
+
+class OutboxAlert(Base):
+    """An alert written before it is sent; delivered at least once, deduplicated by ``idempotency_key``."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "dedupe_key"),
+        Index("ix_alert_outbox_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(128))
+    dedupe_key: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    asset_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    event: Mapped[str] = mapped_column(String(32), default="new-finding")
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class Setting(Base):
+    """A small key -> JSON value table: the monitor's configuration and state, the DB generation seen."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
