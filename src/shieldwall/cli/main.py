@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 
 from shieldwall import __version__
+from shieldwall.cli import gating
+from shieldwall.cli.db import db_app
 from shieldwall.errors import InputError, ShieldwallError
 from shieldwall.match.filters import filter_vulnerabilities, parse_severities
 from shieldwall.model import ScanResult
@@ -151,13 +153,14 @@ def scan(
         typer.Option(
             "--output",
             "-o",
-            help="FORMAT=PATH, repeatable (table, json, cyclonedx, spdx); PATH '-' is stdout.",
+            help="FORMAT=PATH, repeatable (table, json, sarif, junit, markdown, html, cyclonedx, spdx);"
+            " PATH '-' is stdout.",
         ),
     ] = None,
     format: Annotated[
-        OutputFormat,
-        typer.Option("--format", "-f", help="Format printed on stdout when no --output names stdout."),
-    ] = OutputFormat.TABLE,
+        OutputFormat | None,
+        typer.Option("--format", "-f", help="Format printed on stdout when no --output names stdout (default table)."),
+    ] = None,
     platform: PlatformOpt = "",
     scanners: ScannersOpt = "",
     severity: Annotated[
@@ -174,27 +177,89 @@ def scan(
             "without it, a database older than 7 days is a warning.",
         ),
     ] = "",
+    config: gating.ConfigOpt = None,
+    fail_on: gating.FailOnOpt = None,
+    policy: gating.PolicyOpt = None,
+    exceptions: gating.ExceptionsOpt = None,
+    vex: gating.VexOpt = None,
+    baseline: gating.BaselineOpt = None,
     quiet: QuietOpt = False,
     no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Scan a target: its inventory, vulnerabilities, secrets, malware and misconfigurations."""
-    specs = _guarded(lambda: [parse_output_spec(s) for s in output or []], debug)
-    severities = _guarded(lambda: parse_severities(severity) if severity else None, debug)
-    options = _guarded(lambda: _db_age_options(_options(platform, no_cache, scanners), max_db_age), debug)
+    """Scan a target: its inventory, vulnerabilities, secrets, malware and misconfigurations; gate on a policy."""
+    flags = {
+        "outputs": output,
+        "format": format.value if format else None,
+        "scanners": scanners,
+        "severity": severity,
+        "fail_on": fail_on,
+        "policy": policy,
+        "exceptions": exceptions,
+        "vex": vex,
+        "baseline": baseline,
+    }
+    settings, gate = _guarded(lambda: gating.load_scan_settings(config, flags), debug)
+    cfg = settings.config
+    specs = _guarded(lambda: [parse_output_spec(s) for s in cfg.outputs], debug)
+    severities = _guarded(lambda: parse_severities(",".join(cfg.severity)) if cfg.severity else None, debug)
+    options = _guarded(lambda: _db_age_options(_options(platform, no_cache), max_db_age), debug)
+    options = gating.scan_options_from(options, settings, gate)
     result = _guarded(lambda: _run_scan(target, options, quiet), debug)
     result = filter_vulnerabilities(result, severities, ignore_unfixed)
+    outcome = _guarded(lambda: gating.finish_gate(result, gate), debug)
+    result, verdict = outcome.result, outcome.verdict
+    stdout_format = OutputFormat(cfg.format)
+    table_on_tty = False
     if not any(path == "-" for _, path in specs):
-        if format is OutputFormat.TABLE and sys.stdout.isatty():
+        if stdout_format is OutputFormat.TABLE and sys.stdout.isatty():
             from shieldwall.report.table import print_table
 
-            print_table(result, Console())
+            print_table(result, Console(), verdict)
+            table_on_tty = True
         else:
-            _write(_guarded(lambda: render(format, result), debug), "-")
+            _write(_guarded(lambda: render(stdout_format, result, verdict), debug), "-")
     for fmt, path in specs:
-        _write(_guarded(lambda fmt=fmt: render(fmt, result), debug), path)  # type: ignore[misc]
+        _write(_guarded(lambda fmt=fmt: render(fmt, result, verdict), debug), path)  # type: ignore[misc]
     if not quiet and result.warnings:
         _stderr().print(f"[yellow]{len(result.warnings)} warning(s)[/]: see the report", highlight=False)
+    code = gating.report_gate(outcome, _stderr(), quiet=quiet or table_on_tty)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command("scan-files")
+def scan_files(
+    files: Annotated[list[str], typer.Argument(help="Files to scan, relative to the repository (pre-commit).")],
+    scanners: Annotated[str, typer.Option("--scanners", help="Scanner families (default: secret).")] = "secret",
+    output: Annotated[list[str] | None, typer.Option("--output", "-o", help="FORMAT=PATH, repeatable.")] = None,
+    config: gating.ConfigOpt = None,
+    fail_on: gating.FailOnOpt = None,
+    exceptions: gating.ExceptionsOpt = None,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Scan only the given files (the pre-commit hook passes the staged ones); exit 1 on a policy failure."""
+    with _guarded(lambda: gating.copy_files(files), debug) as root:
+        scan(
+            target=f"dir:{root}",
+            output=output,
+            format=None,
+            platform="",
+            scanners=scanners,
+            severity="",
+            ignore_unfixed=False,
+            max_db_age="",
+            config=config,
+            fail_on=fail_on,
+            policy=None,
+            exceptions=exceptions,
+            vex=None,
+            baseline=None,
+            quiet=quiet,
+            no_cache=True,
+            debug=debug,
+        )
 
 
 @app.command()
@@ -217,6 +282,10 @@ def sbom(
     _write(_guarded(lambda: render(fmt, result), debug), output)
     if not quiet and output != "-":
         _stderr().print(f"wrote {len(result.packages)} packages to {output}", highlight=False)
+
+
+app.add_typer(gating.config_app, name="config")
+app.add_typer(db_app, name="db")
 
 
 @app.command()
