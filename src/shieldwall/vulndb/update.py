@@ -55,7 +55,7 @@ MAX_DOWNLOAD_BYTES = 8 * 1024 * 1024 * 1024
 _CHUNK = 256 * 1024
 
 
-class UpdateError(ShieldwallError):
+class UpdateError(InputError):
     """A feed could not be fetched (network, HTTP status, interrupted transfer); the database is unchanged."""
 
 
