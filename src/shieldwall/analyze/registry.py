@@ -31,6 +31,9 @@ def builtin_factories() -> list[AnalyzerFactory]:
     from shieldwall.analyze.misconfig import ANALYZERS as MISCONFIG_ANALYZERS
 
     factories += [*MISCONFIG_ANALYZERS]
+    from shieldwall.analyze.malware import malware_analyzer
+
+    factories += [malware_analyzer]
     return factories
 
 
