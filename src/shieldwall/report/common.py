@@ -21,6 +21,11 @@ KIND_TITLES = {
 }
 
 
+def kind_title(kind: FindingKind) -> str:
+    """Plural heading for a kind (kinds added later get a generated one)."""
+    return KIND_TITLES.get(kind) or str(kind).replace("-", " ").capitalize()
+
+
 def sort_key(finding: Finding) -> tuple[int, str, str, str]:
     """Most severe first, then by rule and place, so every report lists findings in the same order."""
     path = finding.location.path if finding.location else ""

@@ -15,10 +15,10 @@ from rich.text import Text
 from shieldwall.model import FindingKind, ScanResult, Severity
 from shieldwall.policy.model import GateVerdict
 from shieldwall.report.common import (
-    KIND_TITLES,
     active_findings,
     by_kind,
     fix_text,
+    kind_title,
     layer_text,
     location_text,
     package_index,
@@ -46,7 +46,7 @@ def findings_tables(
     for kind, items in by_kind(active_findings(result)):
         if kind in skip:
             continue
-        table = Table(title=f"{KIND_TITLES[kind]} ({len(items)})", header_style="bold")
+        table = Table(title=f"{kind_title(kind)} ({len(items)})", header_style="bold")
         table.add_column("Severity", no_wrap=True)
         table.add_column("ID", overflow="fold", ratio=2)
         table.add_column("Package / location", overflow="fold", ratio=3)

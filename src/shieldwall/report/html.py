@@ -15,10 +15,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from shieldwall.model import Finding, FindingKind, ScanResult, Severity
 from shieldwall.policy.model import GateVerdict, suppressions_of
 from shieldwall.report.common import (
-    KIND_TITLES,
     SEVERITIES_DESC,
     by_kind,
     fix_text,
+    kind_title,
     layer_text,
     location_text,
     ordered,
@@ -87,7 +87,7 @@ def render_html(result: ScanResult, verdict: GateVerdict | None = None) -> str:
 
     active = ordered([f for f in result.findings if f.active])
     suppressed = ordered([f for f in result.findings if not f.active])
-    groups = [(kind, KIND_TITLES[kind], [row(f) for f in items]) for kind, items in by_kind(active)]
+    groups = [(kind, kind_title(kind), [row(f) for f in items]) for kind, items in by_kind(active)]
     layer_counts = {
         layer.index: sum(1 for f in active if f.location and f.location.layer and f.location.layer.index == layer.index)
         for layer in result.layers
@@ -107,7 +107,7 @@ def render_html(result: ScanResult, verdict: GateVerdict | None = None) -> str:
         suppressed=[row(f) for f in suppressed],
         layer_counts=layer_counts,
         introduced=introduced,
-        kinds=[(k.value, KIND_TITLES[k]) for k in FindingKind],
+        kinds=[(k.value, kind_title(k)) for k in FindingKind],
         severities=[s.value for s in SEVERITIES_DESC],
         colours={s.value: c for s, c in SEVERITY_COLOURS.items()},
     )

@@ -1,7 +1,8 @@
 """JUnit XML for GitLab and Jenkins test reports: one test case per finding.
 
-A suite per finding kind; an active finding is a ``<failure>``, a
-suppressed one is ``<skipped>`` with the rule and reason that set it aside.
+A suite per finding kind; an active finding is a ``<failure>`` (its message
+says when it also violates the gate), a suppressed one is ``<skipped>``
+with the rule and reason that set it aside.
 A clean scan still has one passing case, so CI shows that the scan ran.
 """
 
@@ -12,8 +13,8 @@ import xml.etree.ElementTree as ET
 from shieldwall.model import Finding, FindingKind, Package, ScanResult
 from shieldwall.policy.model import GateVerdict
 from shieldwall.report.common import (
-    KIND_TITLES,
     fix_text,
+    kind_title,
     layer_text,
     location_text,
     ordered,
@@ -33,22 +34,24 @@ def render_junit(result: ScanResult, verdict: GateVerdict | None = None) -> str:
         items = [f for f in findings if f.kind is kind]
         if not items:
             continue
-        suite = ET.SubElement(root, "testsuite", name=f"{result.target.name} / {KIND_TITLES[kind]}")
+        suite = ET.SubElement(root, "testsuite", name=f"{result.target.name} / {kind_title(kind)}")
         suite_failures = suite_skipped = 0
         for finding in items:
             case = _case(suite, finding, result, packages)
             if not finding.active:
                 ET.SubElement(case, "skipped", message=f"suppressed: {suppressions_text(finding)}"[:1000])
                 suite_skipped += 1
-            elif failing is None or finding.fingerprint in failing:
+            else:
+                violates = failing is not None and finding.fingerprint in failing
+                prefix = "gate violation: " if violates else ""
                 failure = ET.SubElement(
-                    case, "failure", message=f"{finding.severity} {finding.title}"[:1000], type=str(finding.severity)
+                    case,
+                    "failure",
+                    message=f"{prefix}{finding.severity} {finding.title}"[:1000],
+                    type=str(finding.severity),
                 )
                 failure.text = _details(finding, packages)
                 suite_failures += 1
-            else:
-                out = ET.SubElement(case, "system-out")
-                out.text = "below the gate's threshold\n" + _details(finding, packages)
         suite.set("tests", str(len(items)))
         suite.set("failures", str(suite_failures))
         suite.set("errors", "0")

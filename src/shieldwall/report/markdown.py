@@ -5,9 +5,9 @@ from __future__ import annotations
 from shieldwall.model import Finding, Package, ScanResult
 from shieldwall.policy.model import GateVerdict
 from shieldwall.report.common import (
-    KIND_TITLES,
     active_findings,
     fix_text,
+    kind_title,
     location_text,
     package_index,
     summarize,
@@ -47,7 +47,7 @@ def render_markdown(result: ScanResult, verdict: GateVerdict | None = None) -> s
         for finding in active[:MAX_ROWS]:
             mark = "❌" if finding.fingerprint in failing else ""
             lines.append(
-                f"| {mark} | {finding.severity} | {KIND_TITLES[finding.kind]} | {_cell(finding.rule_id)} |"
+                f"| {mark} | {finding.severity} | {kind_title(finding.kind)} | {_cell(finding.rule_id)} |"
                 f" {_cell(_where(finding, packages))} | {_cell(fix_text(finding))} |"
             )
         if len(active) > MAX_ROWS:
