@@ -6,7 +6,10 @@ keep the order the advisory wrote them in, so ``fixed: 2.0`` followed by
 ``introduced: 2.0`` reopens the range at 2.0), then walk: ``introduced`` at or
 below the version opens, ``fixed`` at or below it closes, ``last_affected``
 strictly below it closes. ``limit`` events bound the whole range from above.
-An explicit ``versions`` list matches on its own. ``GIT`` ranges name commits,
+An explicit ``versions`` list matches on its own, by exact spelling (as
+osv-scanner compares it): lists enumerate the ecosystem's own release
+strings, and a differently spelled equal version (``1.0`` for ``1.0.0``) is
+still caught by the ranges. ``GIT`` ranges name commits,
 not versions: they are skipped and counted.
 
 Versions the scheme cannot parse never match silently: they are reported in
@@ -15,7 +18,7 @@ Versions the scheme cannot parse never match silently: they are reported in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shieldwall.match.versions import InvalidVersion, ParsedVersion, VersionScheme
@@ -128,18 +131,6 @@ def describe_range(vrange: VersionRange) -> str:
     return f"{vrange.type} " + ", ".join(parts)
 
 
-def _listed(version: ParsedVersion, text: str, listed: Iterable[str], scheme: VersionScheme) -> bool:
-    for item in listed:
-        if item == text:
-            return True
-        try:
-            if scheme.parse(item) == version:
-                return True
-        except InvalidVersion:
-            continue
-    return False
-
-
 def evaluate(affected: Affected, installed: str, scheme: VersionScheme) -> RangeVerdict:
     """Check ``installed`` against one ``affected[]`` entry of an advisory.
 
@@ -168,7 +159,7 @@ def evaluate(affected: Affected, installed: str, scheme: VersionScheme) -> Range
         parsed_ranges.append((vrange, events))
         if not matched_by and _in_events(version, events):
             matched_by = describe_range(vrange)
-    if not matched_by and affected.versions and _listed(version, installed, affected.versions, scheme):
+    if not matched_by and installed in affected.versions:
         matched_by = "versions list"
     if not matched_by:
         return RangeVerdict(False, invalid=tuple(invalid), git_ranges_skipped=git_skipped)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cvss import CVSS2, CVSS3, CVSS4, CVSSError
 
@@ -57,6 +58,7 @@ def _v2_rating(score: float) -> Severity:
     return Severity.LOW if score > 0 else Severity.UNKNOWN
 
 
+@lru_cache(maxsize=16384)
 def parse_vector(kind: str, text: str) -> CvssScore | None:
     """Score one OSV severity entry (``CVSS_V3`` + vector); None when it is not a valid vector."""
     vector = text.strip()
