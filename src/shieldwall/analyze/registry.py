@@ -16,6 +16,7 @@ ENTRY_POINT_GROUP = "shieldwall.analyzers"
 AnalyzerFactory = Callable[[], Analyzer]
 
 INVENTORY = "inventory"
+INVENTORY_CONSUMERS = frozenset({INVENTORY, "vuln", "license"})
 
 
 def builtin_factories() -> list[AnalyzerFactory]:
@@ -34,6 +35,9 @@ def builtin_factories() -> list[AnalyzerFactory]:
     from shieldwall.analyze.malware import malware_analyzer
 
     factories += [malware_analyzer]
+    from shieldwall.analyze.secret import ANALYZERS as SECRET_ANALYZERS
+
+    factories += [*SECRET_ANALYZERS]
     return factories
 
 
@@ -60,10 +64,14 @@ def load_analyzers(
 ) -> list[Analyzer]:
     """Instantiate the analyzers for a scan.
 
-    ``only`` restricts to analyzer names; ``scanners`` to scanner families
-    (inventory analyzers always run when ``scanners`` is given).
+    ``only`` restricts to analyzer names; ``scanners`` to scanner families.
+    Inventory analyzers run when ``scanners`` is None or names a family that
+    reads the inventory (``vuln``, ``license``, or ``inventory`` itself), or is
+    empty (an inventory-only scan such as ``sbom``), so a pure
+    ``--scanners secret`` scan does not catalogue packages.
     """
     factories = builtin_factories() + (plugin_factories() if include_plugins else [])
+    wants_inventory = scanners is None or not scanners or bool(INVENTORY_CONSUMERS & set(scanners))
     analyzers: list[Analyzer] = []
     seen: set[str] = set()
     for factory in factories:
@@ -74,6 +82,8 @@ def load_analyzers(
             continue
         family = scanner_of(analyzer)
         if scanners is not None and family != INVENTORY and family not in scanners:
+            continue
+        if family == INVENTORY and not wants_inventory:
             continue
         seen.add(analyzer.name)
         analyzers.append(analyzer)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from shieldwall.analyze.secret.imageconfig import image_config_secret_scanner
 from shieldwall.match.postscanner import vulnerability_scanner
 from shieldwall.model import Finding, ScanResult, ScanWarning
 from shieldwall.policy.licenses import license_scanner
@@ -51,4 +52,5 @@ def builtin_post_scanners() -> list[PostScannerFactory]:
     factories: list[PostScannerFactory] = []
     factories.append(vulnerability_scanner)
     factories.append(license_scanner)
+    factories.append(image_config_secret_scanner)
     return factories

@@ -1,0 +1,22 @@
+"""Secret detection: the rule set, the one-pass engine, sensitive files and image-config checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shieldwall.analyze.base import Analyzer
+from shieldwall.analyze.secret.analyzer import SecretAnalyzer, default_secret_analyzer
+from shieldwall.analyze.secret.sensitive import SensitiveFileAnalyzer
+
+
+def default_sensitive_file_analyzer() -> SensitiveFileAnalyzer:
+    """The registry factory: the fingerprint key from the default data directory."""
+    from shieldwall import paths
+    from shieldwall.analyze.secret.fingerprint import Fingerprinter, load_or_create_key
+
+    return SensitiveFileAnalyzer(Fingerprinter(load_or_create_key(paths.data_dir())))
+
+
+ANALYZERS: list[Callable[[], Analyzer]] = [default_secret_analyzer, default_sensitive_file_analyzer]
+
+__all__ = ["ANALYZERS", "SecretAnalyzer", "SensitiveFileAnalyzer", "default_secret_analyzer"]

@@ -17,11 +17,16 @@ memory only; callers redact and fingerprint it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from shieldwall.analyze.secret.rules import Allowlist, Rule
@@ -142,45 +147,74 @@ class _PythonPrefilter(_Prefilter):
 
 
 class _HyperscanPrefilter(_Prefilter):
-    """Every rule's regex in Hyperscan prefilter mode; keywords for the rules it cannot compile."""
+    """Every rule's regex in Hyperscan prefilter mode; keywords for the rules it cannot compile.
+
+    Compiling a few hundred patterns takes seconds, so the serialised database
+    is kept under ``cache_dir`` keyed by the patterns and the Hyperscan version.
+    """
 
     kind = "hyperscan"
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    def __init__(self, rules: Sequence[Rule], cache_dir: Path | None = None) -> None:
         assert _hs is not None
+        self.rules = rules
+        self.offset = len(rules)
+        self.literal_owner: dict[int, list[int]] = {}
         self.fallback_rules: list[str] = []
+        self.db: Any = None
+        if not rules:
+            return
+        entries = [(r.pattern.pattern, _hs.HS_FLAG_PREFILTER | (_hs.HS_FLAG_DOTALL if r.multiline else 0)) for r in rules]
+        digest = hashlib.sha256(repr((_HS_CACHE_FORMAT, _hs_version(), entries)).encode()).hexdigest()
+        cached = _load_cached(cache_dir, digest)
+        if cached is not None:
+            fallback, self.db = cached
+        else:
+            fallback = self._compile(entries)
+            _store_cached(cache_dir, digest, fallback, self.db)
+        for index in fallback:
+            self.fallback_rules.append(rules[index].id)
+            for _ in rules[index].keywords:
+                self.literal_owner[len(self.literal_owner)] = [index]
+
+    def _compile(self, entries: list[tuple[bytes, int]]) -> list[int]:
+        """Compile all patterns; on failure find the ones Hyperscan rejects and use their keywords."""
+        assert _hs is not None
+        fallback: list[int] = []
+        try:
+            self.db = self._build(entries, [])
+            return fallback
+        except Exception:  # hyperscan raises its own error types for unsupported or too-large patterns
+            pass
+        for index, (pattern, flags) in enumerate(entries):
+            try:
+                probe = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+                probe.compile(expressions=[pattern], ids=[0], flags=[flags])
+            except Exception:
+                fallback.append(index)
+        self.db = self._build(entries, fallback)
+        return fallback
+
+    def _build(self, entries: list[tuple[bytes, int]], fallback: list[int]) -> Any:
+        assert _hs is not None
         expressions: list[bytes] = []
         ids: list[int] = []
         flags: list[int] = []
-        self.literal_owner: dict[int, list[int]] = {}
-        for index, rule in enumerate(rules):
-            if self._compiles(rule.pattern.pattern):
-                expressions.append(rule.pattern.pattern)
-                ids.append(index)
-                flags.append(_hs.HS_FLAG_PREFILTER | (_hs.HS_FLAG_DOTALL if rule.multiline else 0))
-            else:
-                self.fallback_rules.append(rule.id)
-                for word in rule.keywords:
-                    self.literal_owner.setdefault(len(self.literal_owner), []).append(index)
-                    key = len(rules) + len(self.literal_owner) - 1
+        literal = 0
+        for index, (pattern, flag) in enumerate(entries):
+            if index in fallback:
+                for word in self.rules[index].keywords:
                     expressions.append(re.escape(word).encode())
-                    ids.append(key)
+                    ids.append(self.offset + literal)
                     flags.append(_hs.HS_FLAG_CASELESS)
-        self.offset = len(rules)
-        self.db: Any = None
-        if expressions:
-            self.db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-            self.db.compile(expressions=expressions, ids=ids, flags=flags)
-
-    @staticmethod
-    def _compiles(pattern: bytes) -> bool:
-        assert _hs is not None
-        try:
-            db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-            db.compile(expressions=[pattern], ids=[0], flags=[_hs.HS_FLAG_PREFILTER])
-        except Exception:  # hyperscan raises its own error types for unsupported or too-large patterns
-            return False
-        return True
+                    literal += 1
+            else:
+                expressions.append(pattern)
+                ids.append(index)
+                flags.append(flag)
+        db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+        db.compile(expressions=expressions, ids=ids, flags=flags)
+        return db
 
     def hits(self, data: bytes) -> list[tuple[int, int]]:
         if self.db is None or not data:
@@ -203,11 +237,52 @@ class _HyperscanPrefilter(_Prefilter):
         return resolved
 
 
-def _make_prefilter(rules: Sequence[Rule], kind: PrefilterKind) -> _Prefilter:
+_HS_CACHE_FORMAT = 1
+
+
+def _hs_version() -> str:
+    assert _hs is not None
+    return str(getattr(_hs, "__version__", "")) + ":" + str(getattr(_hs.Database, "__module__", ""))
+
+
+def _cache_file(cache_dir: Path, digest: str) -> Path:
+    return cache_dir / "secret-prefilter" / f"{digest}.hsdb"
+
+
+def _load_cached(cache_dir: Path | None, digest: str) -> tuple[list[int], Any] | None:
+    """A serialised database from an earlier run, or None (absent, stale or unreadable)."""
+    if cache_dir is None or _hs is None:
+        return None
+    try:
+        raw = _cache_file(cache_dir, digest).read_bytes()
+        header, _, blob = raw.partition(b"\n")
+        fallback = [int(x) for x in json.loads(header)]
+        db = _hs.loadb(blob, _hs.HS_MODE_BLOCK)
+        db.scratch = _hs.Scratch(db)
+        return fallback, db
+    except Exception:  # a missing or corrupt cache entry is a miss, never an error
+        return None
+
+
+def _store_cached(cache_dir: Path | None, digest: str, fallback: list[int], db: Any) -> None:
+    if cache_dir is None or _hs is None or db is None:
+        return
+    target = _cache_file(cache_dir, digest)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(json.dumps(fallback).encode() + b"\n" + bytes(_hs.dumpb(db)))
+        os.replace(tmp, target)
+    except OSError:
+        return
+
+
+def _make_prefilter(rules: Sequence[Rule], kind: PrefilterKind, cache_dir: Path | None = None) -> _Prefilter:
     if kind == "hyperscan" and not HAVE_HYPERSCAN:
         raise RuntimeError("the hyperscan package is not installed")
     if kind in ("auto", "hyperscan") and HAVE_HYPERSCAN:
-        return _HyperscanPrefilter(rules)
+        return _HyperscanPrefilter(rules, cache_dir)
     return _PythonPrefilter(rules)
 
 
@@ -217,12 +292,19 @@ _SecretFilter = Callable[[Rule, bytes], bool]
 class SecretEngine:
     """Finds secrets in bytes with a fixed rule set and allowlist (thread-safe for reads)."""
 
-    def __init__(self, rules: Sequence[Rule], allowlist: Allowlist, *, prefilter: PrefilterKind = "auto") -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        allowlist: Allowlist,
+        *,
+        prefilter: PrefilterKind = "auto",
+        cache_dir: Path | None = None,
+    ) -> None:
         self.rules = list(rules)
         self.allowlist = allowlist
-        self.text_prefilter = _make_prefilter(self.rules, prefilter)
+        self.text_prefilter = _make_prefilter(self.rules, prefilter, cache_dir)
         self.binary_rules = [r for r in self.rules if r.binary]
-        self.binary_prefilter = _make_prefilter(self.binary_rules, prefilter)
+        self.binary_prefilter = _make_prefilter(self.binary_rules, prefilter, cache_dir)
         self._examples = frozenset(e.encode() for e in allowlist.examples)
         self._stopwords = tuple(w.encode() for w in allowlist.stopwords)
         self._allow_regexes = tuple(re.compile(p.pattern.encode(), p.flags & re.IGNORECASE) for p in allowlist.regexes)
@@ -274,6 +356,8 @@ class SecretEngine:
             covered[index] = line_end
             for match in rule.pattern.finditer(data, start, line_end):
                 group = rule.secret_group
+                if group < 0:
+                    group = next((g for g in range(1, (rule.pattern.groups or 0) + 1) if match.group(g)), 0)
                 secret = match.group(group)
                 if not secret:
                     continue
@@ -281,6 +365,8 @@ class SecretEngine:
                 if key in seen:
                     continue
                 seen.add(key)
+                if rule.allow_match and any(p.search(match.group(0)) for p in rule.allow_match):
+                    continue
                 if self._keep(rule, secret):
                     found.append((match.start(group), match.end(group), rule, secret))
         return self._locate(data, _drop_shadowed(found))
@@ -297,6 +383,10 @@ class SecretEngine:
             return False
         if any(p.search(secret) for p in self._allow_regexes):
             return False
+        if rule.stopwords:
+            lowered = secret.lower()
+            if any(word in lowered for word in rule.stopwords):
+                return False
         if rule.generic:
             if _UUID.fullmatch(secret):
                 return False

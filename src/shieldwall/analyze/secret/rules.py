@@ -49,7 +49,7 @@ class RuleSpec(BaseModel):
     severity: Severity = Severity.HIGH
     keywords: list[str] = Field(min_length=1)
     regex: str
-    secret_group: int | None = None
+    secret_group: int | None = Field(default=None, ge=-1)
     entropy: float | None = Field(default=None, ge=0.0, le=8.0)
     multiline: bool = False
     binary: bool = False
@@ -57,6 +57,8 @@ class RuleSpec(BaseModel):
     random: bool = False
     min_length: int = Field(default=0, ge=0)
     allow: list[str] = Field(default_factory=list)
+    allow_match: list[str] = Field(default_factory=list)
+    stopwords: list[str] = Field(default_factory=list)
     paths: list[str] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
     tests: RuleTests = Field(default_factory=RuleTests)
@@ -89,7 +91,7 @@ class RuleSpec(BaseModel):
             raise ValueError(f"regex does not compile: {exc}") from exc
         if self.secret_group is not None and self.secret_group > compiled.groups:
             raise ValueError(f"secret_group {self.secret_group} but the regex has {compiled.groups} group(s)")
-        for pattern in [*self.allow, *self.paths]:
+        for pattern in [*self.allow, *self.allow_match, *self.paths]:
             try:
                 re.compile(pattern)
             except re.error as exc:
@@ -99,7 +101,10 @@ class RuleSpec(BaseModel):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Rule:
-    """A validated, compiled secret rule (identity is the object: rules are built once)."""
+    """A validated, compiled secret rule (identity is the object: rules are built once).
+
+    ``secret_group`` -1 means "the first capture group that matched" (gitleaks' convention).
+    """
 
     id: str
     title: str
@@ -115,6 +120,8 @@ class Rule:
     random: bool = False
     min_length: int = 0
     allow: tuple[re.Pattern[str], ...] = field(default=(), repr=False)
+    allow_match: tuple[re.Pattern[bytes], ...] = field(default=(), repr=False)
+    stopwords: tuple[bytes, ...] = ()
     paths: tuple[re.Pattern[str], ...] = field(default=(), repr=False)
     references: tuple[str, ...] = ()
     match_examples: tuple[str, ...] = field(default=(), repr=False)
@@ -145,6 +152,8 @@ def compile_rule(spec: RuleSpec, source: str = "") -> Rule:
         random=spec.random,
         min_length=spec.min_length,
         allow=tuple(re.compile(p) for p in spec.allow),
+        allow_match=tuple(re.compile(p.encode()) for p in spec.allow_match),
+        stopwords=tuple(w.lower().encode() for w in spec.stopwords),
         paths=tuple(re.compile(p) for p in spec.paths),
         references=tuple(spec.references),
         match_examples=tuple(spec.tests.match),
@@ -280,6 +289,8 @@ def ruleset_digest(rules: Sequence[Rule], allowlist: Allowlist) -> str:
                     str(r.severity),
                     r.keywords,
                     [p.pattern for p in r.allow],
+                    [p.pattern.decode() for p in r.allow_match],
+                    [w.decode() for w in r.stopwords],
                     [p.pattern for p in r.paths],
                 )
                 for r in rules

@@ -1,0 +1,157 @@
+"""The secret analyzer: every file of every layer through the one-pass engine.
+
+Text files are scanned with every rule; binary files (a NUL byte in the
+first 8 KiB) only with the rules marked ``binary``; archives (zip, jar,
+whl, tar, gz...) are opened in memory by the shared walker and each member
+is scanned under ``<archive path>!<member path>``. Findings carry a
+redacted form and a keyed fingerprint of the secret, never the secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from shieldwall.analyze.archive import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits, is_archive, iter_archive_members
+from shieldwall.analyze.base import EMPTY, AnalysisInput, AnalysisResult, FileInfo
+from shieldwall.analyze.secret.config import SecretsConfig, build_ruleset, find_project_config, load_secrets_config
+from shieldwall.analyze.secret.engine import PrefilterKind, SecretEngine, SecretMatch, is_binary
+from shieldwall.analyze.secret.fingerprint import Fingerprinter, load_or_create_key, redact
+from shieldwall.analyze.secret.rules import Allowlist, Rule, ruleset_digest
+from shieldwall.model import Evidence, Finding, FindingKind, Location
+
+ANALYZER_VERSION = 1
+MiB = 1024 * 1024
+DETECTOR = "shieldwall-secret"
+_ARCHIVE_SUFFIXES = (
+    ".zip",
+    ".jar",
+    ".war",
+    ".ear",
+    ".whl",
+    ".egg",
+    ".nupkg",
+    ".aar",
+    ".tar",
+    ".gz",
+    ".tgz",
+    ".bz2",
+    ".xz",
+)
+
+
+def secret_finding(match: SecretMatch, path: str, fingerprint: Fingerprinter, *, where: str = "") -> Finding:
+    """A SECRET finding for ``match`` at ``path``: redacted, fingerprinted, SARIF-ready location."""
+    rule = match.rule
+    shown = redact(match.secret)
+    place = f" in {where}" if where else ""
+    return Finding(
+        kind=FindingKind.SECRET,
+        rule_id=rule.id,
+        title=rule.title,
+        severity=rule.severity,
+        location=Location(path, None, match.line, match.column, match.end_line),
+        message=f"{rule.title}{place}: {shown}",
+        fix="Revoke and rotate this credential, then remove it from the image and its history.",
+        references=rule.references,
+        evidence=(
+            Evidence(
+                detector=DETECTOR,
+                searched=f"rule {rule.id}" + (f" ({rule.source})" if rule.source else ""),
+                found=shown,
+                source=rule.source,
+                confidence=0.6 if rule.generic else 0.95,
+            ),
+        ),
+        fingerprint_material=fingerprint(match.secret),
+    )
+
+
+def analyzer_version(rules: Sequence[Rule], allowlist: Allowlist, key_id: str) -> int:
+    """An integer that changes with the code version, the rule set and the fingerprint key (cache key part)."""
+    material = f"{ANALYZER_VERSION}:{ruleset_digest(rules, allowlist)}:{key_id}"
+    return int(hashlib.sha256(material.encode()).hexdigest()[:8], 16)
+
+
+class SecretAnalyzer:
+    """Finds credentials in files (scanner family ``secret``)."""
+
+    name = "secret"
+    scanner = "secret"
+
+    def __init__(
+        self,
+        engine: SecretEngine,
+        fingerprint: Fingerprinter,
+        *,
+        max_file_bytes: int = 64 * MiB,
+        archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
+        scan_archives: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.fingerprint = fingerprint
+        self.max_file_bytes = max_file_bytes
+        self.archive_limits = archive_limits
+        self.scan_archives = scan_archives
+        self.version = analyzer_version(engine.rules, engine.allowlist, fingerprint.key_id)
+        self._path_allow = engine.allowlist.paths
+
+    @classmethod
+    def from_config(
+        cls,
+        data_dir: Path,
+        config: SecretsConfig | None = None,
+        *,
+        prefilter: PrefilterKind = "auto",
+        cache_dir: Path | None = None,
+    ) -> SecretAnalyzer:
+        """Build from the bundled rules plus ``config`` (custom rules, allowlists, gitleaks import).
+
+        ``data_dir`` holds the fingerprint key; ``cache_dir`` keeps the compiled prefilter.
+        """
+        ruleset = build_ruleset(config or SecretsConfig())
+        engine = SecretEngine(ruleset.rules, ruleset.allowlist, prefilter=prefilter, cache_dir=cache_dir)
+        return cls(engine, Fingerprinter(load_or_create_key(data_dir)))
+
+    def required(self, path: str, info: FileInfo) -> bool:
+        """Every non-empty file under the size limit whose path is not allowlisted."""
+        if info.size == 0 or info.size > self.max_file_bytes:
+            return False
+        return not any(p.search(path) for p in self._path_allow)
+
+    def analyze(self, input: AnalysisInput) -> AnalysisResult:
+        """Scan the file (or every member of an archive) and return redacted findings."""
+        data = input.read()
+        path = input.path
+        if self.scan_archives and path.lower().endswith(_ARCHIVE_SUFFIXES) and is_archive(data):
+            return self._analyze_archive(data, path)
+        findings = [secret_finding(m, path, self.fingerprint) for m in self.engine.scan(data, path)]
+        return AnalysisResult(findings=tuple(findings)) if findings else EMPTY
+
+    def _analyze_archive(self, data: bytes, path: str) -> AnalysisResult:
+        findings: list[Finding] = []
+        warnings: list[str] = []
+        for member in iter_archive_members(data, path, self.archive_limits):
+            if member.skipped:
+                warnings.append(f"{member.path}: {member.skipped}")
+                continue
+            inner = member.path
+            if ".." in inner.replace("!", "/").split("/"):
+                warnings.append(f"{inner}: member name climbs out of the archive; not scanned")
+                continue
+            if any(p.search(inner) for p in self._path_allow) or is_archive(member.data):
+                continue
+            binary = is_binary(member.data)
+            for match in self.engine.scan(member.data, inner, binary=binary):
+                findings.append(secret_finding(match, inner, self.fingerprint))
+        return AnalysisResult(findings=tuple(findings), warnings=tuple(warnings))
+
+
+def default_secret_analyzer() -> SecretAnalyzer:
+    """The registry factory: bundled rules, ``./shieldwall.yaml`` when present, the default key location."""
+    from shieldwall import paths
+
+    config_path = find_project_config(Path.cwd())
+    config = load_secrets_config(config_path) if config_path else None
+    return SecretAnalyzer.from_config(paths.data_dir(), config, cache_dir=paths.cache_dir())

@@ -1,0 +1,131 @@
+"""Secrets in the image config: ``Env`` and the history commands (ARG, ENV, RUN leaks).
+
+Build arguments and environment values end up in the image config and its
+history (``|2 NPM_TOKEN=... /bin/sh -c npm ci``) even when no file holds
+them. This post-scanner runs the secret engine over each ``Env`` entry and
+each history command, and attributes every finding to the history entry
+(and so the layer) that carries it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shieldwall.analyze.secret.analyzer import secret_finding
+from shieldwall.analyze.secret.config import SecretsConfig, build_ruleset, load_secrets_config
+from shieldwall.analyze.secret.engine import SecretEngine
+from shieldwall.analyze.secret.fingerprint import Fingerprinter, load_or_create_key
+from shieldwall.model import Finding, HistoryEntry, LayerRef, ScanResult
+if TYPE_CHECKING:
+    from shieldwall.service.postscan import PostScanOutput
+    from shieldwall.service.scan import ScanOptions
+
+ENV_PATH = "image-config:Env"
+_NOP = re.compile(r"^/bin/sh -c #\(nop\)\s*")
+_SHELL = re.compile(r"^(?:\|\d+\s+)?")
+
+
+def history_path(index: int) -> str:
+    """The location path of history entry ``index``."""
+    return f"image-config:history[{index}]"
+
+
+def _history_refs(history: Sequence[HistoryEntry], layers: Sequence[LayerRef]) -> list[LayerRef]:
+    """A LayerRef for every history entry: its own layer, or the next one for empty-layer entries."""
+    refs: list[LayerRef] = []
+    layer = 0
+    for entry in history:
+        if entry.empty_layer:
+            refs.append(LayerRef(layer, "", entry.created_by))
+            continue
+        known = layers[layer] if layer < len(layers) else None
+        refs.append(LayerRef(layer, known.digest if known else "", entry.created_by, known.size if known else 0))
+        layer += 1
+    return refs
+
+
+def _command_lines(created_by: str) -> str:
+    """The command, plus each ``KEY=VALUE`` word on a line of its own (so config-style rules see it)."""
+    command = _NOP.sub("", created_by)
+    try:
+        words = shlex.split(command, posix=True)
+    except ValueError:
+        words = command.split()
+    assignments = [w for w in words if "=" in w and not w.startswith("-") and re.match(r"^[A-Za-z_][\w.]*=", w)]
+    return "\n".join([command, *assignments]) + "\n"
+
+
+class ImageConfigSecrets:
+    """Post-scanner (family ``secret``) over the image config's Env and history."""
+
+    name = "image-config-secrets"
+    scanner = "secret"
+
+    def __init__(self, engine: SecretEngine, fingerprint: Fingerprinter) -> None:
+        self.engine = engine
+        self.fingerprint = fingerprint
+
+    def run(self, result: ScanResult) -> PostScanOutput:
+        """Findings for secrets in ``Env`` values and history commands."""
+        from shieldwall.service.postscan import PostScanOutput
+
+        image = result.image
+        if image is None:
+            return PostScanOutput()
+        refs = _history_refs(image.history, result.layers)
+        findings: list[Finding] = []
+        for index, entry in enumerate(image.history):
+            text = _command_lines(entry.created_by)
+            seen: set[tuple[str, bytes]] = set()
+            for match in self.engine.scan(text.encode("utf-8", errors="replace")):
+                key = (match.rule.id, match.secret)
+                if key in seen:
+                    continue
+                seen.add(key)
+                finding = secret_finding(match, history_path(index), self.fingerprint, where=f"history entry {index}")
+                findings.append(_attributed(finding, refs[index], line=None))
+        for position, variable in enumerate(image.env):
+            name = variable.partition("=")[0]
+            for match in self.engine.scan((variable + "\n").encode("utf-8", errors="replace")):
+                finding = secret_finding(match, ENV_PATH, self.fingerprint, where=f"Env {name}")
+                origin = _setter(image.history, refs, name)
+                findings.append(_attributed(finding, origin, line=position + 1))
+        return PostScanOutput(findings=tuple(findings))
+
+
+def _setter(history: Sequence[HistoryEntry], refs: Sequence[LayerRef], name: str) -> LayerRef | None:
+    """The last history entry that sets environment variable ``name`` (ENV or a build ARG)."""
+    pattern = re.compile(rf"(?:\bENV\b|\bARG\b|^\|\d+)[^\n]*\b{re.escape(name)}[= ]")
+    for index in range(len(history) - 1, -1, -1):
+        if pattern.search(history[index].created_by):
+            return refs[index]
+    return None
+
+
+def _attributed(finding: Finding, ref: LayerRef | None, *, line: int | None) -> Finding:
+    from dataclasses import replace
+
+    location = finding.location
+    if location is not None:
+        location = type(location)(location.path, ref, line, location.column if line else None, line)
+    return replace(finding, location=location)
+
+
+def image_config_secret_scanner(options: ScanOptions) -> ImageConfigSecrets | None:
+    """Factory for ``builtin_post_scanners``: bundled rules (+ ``./shieldwall.yaml``), the data dir's key."""
+    from shieldwall import paths
+    from shieldwall.analyze.secret.config import find_project_config
+
+    if "secret" not in options.scanners:
+        return None
+    config_path = find_project_config(Path.cwd())
+    config = load_secrets_config(config_path) if config_path else SecretsConfig()
+    ruleset = build_ruleset(config)
+    cache = options.cache_dir or paths.cache_dir()
+    engine = SecretEngine(ruleset.rules, ruleset.allowlist, cache_dir=cache)
+    key = load_or_create_key(options.data_dir or paths.data_dir())
+    return ImageConfigSecrets(engine, Fingerprinter(key))
