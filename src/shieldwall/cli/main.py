@@ -210,20 +210,20 @@ def scan(
     outcome = _guarded(lambda: gating.finish_gate(result, gate), debug)
     result, verdict = outcome.result, outcome.verdict
     stdout_format = OutputFormat(cfg.format)
-    table_on_tty = False
+    table_on_stdout = False
     if not any(path == "-" for _, path in specs):
+        table_on_stdout = stdout_format is OutputFormat.TABLE  # it ends with the summary line already
         if stdout_format is OutputFormat.TABLE and sys.stdout.isatty():
             from shieldwall.report.table import print_table
 
             print_table(result, Console(), verdict)
-            table_on_tty = True
         else:
             _write(_guarded(lambda: render(stdout_format, result, verdict), debug), "-")
     for fmt, path in specs:
         _write(_guarded(lambda fmt=fmt: render(fmt, result, verdict), debug), path)  # type: ignore[misc]
     if not quiet and result.warnings:
         _stderr().print(f"[yellow]{len(result.warnings)} warning(s)[/]: see the report", highlight=False)
-    code = gating.report_gate(outcome, _stderr(), quiet=quiet or table_on_tty)
+    code = gating.report_gate(outcome, _stderr(), quiet=quiet or table_on_stdout)
     if code:
         raise typer.Exit(code)
 
