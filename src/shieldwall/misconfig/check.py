@@ -31,6 +31,8 @@ class InputKind:
     HOST = "host"
 
 
+SET_KIND = "ResourceSet"
+
 CHECK_ID = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+$")
 """Stable check IDs look like ``SW-DF-001``, ``SW-K8S-012`` or ``ACME-K8S-7``."""
 
@@ -92,7 +94,8 @@ class Hit:
     (a container, a Dockerfile instruction, an RBAC rule); ``key`` is extra,
     line-independent identity when a check can hit the same resource more
     than once (the container name, the port); ``found`` is the offending
-    text or value, kept as evidence.
+    text or value, kept as evidence. ``path`` is set only by checks over a
+    set of files, to say which file the hit is in.
     """
 
     message: str
@@ -101,6 +104,7 @@ class Hit:
     resource: ResourceRef | None = None
     key: str = ""
     found: str = ""
+    path: str = ""
 
 
 Evaluate = Callable[[Resource], Iterable[Hit]]
@@ -116,6 +120,10 @@ class Check:
     ``resource_kinds`` limits the check to some kinds of its input
     (``Deployment``, ``ClusterRole``...); empty means every resource of the input.
     ``source`` says where the check came from (``builtin``, a YAML file, an entry point).
+    ``scope`` is ``resource`` (one resource at a time) or ``set``: the check gets one
+    ``Resource`` of kind ``ResourceSet`` whose ``data`` is every resource of its input kind
+    in the scanned file set (namespaces without a NetworkPolicy); set checks run in the
+    post-scan, over all files of a directory target.
     """
 
     id: str
@@ -129,11 +137,14 @@ class Check:
     controls: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     source: str = "builtin"
+    scope: str = "resource"
 
     def applies_to(self, resource: Resource) -> bool:
         """True when this check looks at ``resource``."""
-        if resource.input != self.input:
+        if resource.input != self.input or (self.scope == "set") != (resource.kind == SET_KIND):
             return False
+        if self.scope == "set":
+            return True
         return not self.resource_kinds or resource.kind in self.resource_kinds
 
 
@@ -179,6 +190,7 @@ def check(
     kinds: Iterable[str] = (),
     controls: Iterable[str] = (),
     references: Iterable[str] = (),
+    scope: str = "resource",
 ) -> Callable[[Evaluate], Check]:
     """Decorator that turns an evaluate function into a ``Check`` (the function's name is irrelevant)."""
 
@@ -194,6 +206,7 @@ def check(
             resource_kinds=frozenset(kinds),
             controls=tuple(controls),
             references=tuple(references),
+            scope=scope,
         )
 
     return wrap

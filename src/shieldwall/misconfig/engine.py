@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from shieldwall.misconfig.check import Check, Hit, ParsedFile, Resource, Suppression
+from shieldwall.misconfig.check import SET_KIND, Check, Hit, ParsedFile, Resource, Suppression
 from shieldwall.model import Evidence, Finding, FindingKind, Location
 
 DETECTOR = "shieldwall-misconfig"
@@ -85,14 +85,23 @@ def make_finding(check: Check, resource: Resource, hit: Hit, suppression: Suppre
         rule_id=check.id,
         title=check.title,
         severity=check.severity,
-        location=Location(resource.path, None, line, None, end_line),
-        message=f"{target}: {hit.message}" if str(target) else hit.message,
+        location=Location(hit.path or resource.path, None, line, None, end_line),
+        message=_message(resource, hit),
         fix=check.remediation,
         references=check.controls + check.references,
         evidence=(evidence,),
         fingerprint_material=material,
         suppressed=suppression.reason if suppression is not None else "",
     )
+
+
+def _message(resource: Resource, hit: Hit) -> str:
+    """``Deployment prod/web container app: privileged`` -- the resource, the part, what is wrong."""
+    parts = [str(resource.ref)]
+    if hit.resource is not None:
+        parts.append(str(hit.resource))
+    where = " ".join(p for p in parts if p)
+    return f"{where}: {hit.message}" if where else hit.message
 
 
 def run_checks(parsed: ParsedFile, checks: Sequence[Check]) -> EngineOutput:
@@ -117,6 +126,43 @@ def run_checks(parsed: ParsedFile, checks: Sequence[Check]) -> EngineOutput:
                     continue
                 seen.add(marker)
                 findings.append(make_finding(item, resource, hit, suppression_for(item.id, resource, hit, parsed)))
+    return EngineOutput(tuple(findings), tuple(warnings), evaluated)
+
+
+def resource_set(input_kind: str, resources: Sequence[Resource], label: str) -> Resource:
+    """The single resource a ``set`` check sees: every resource of one input kind."""
+    return Resource(input=input_kind, kind=SET_KIND, name=label, path=label, data=tuple(resources), scoped=False)
+
+
+def run_set_checks(input_kind: str, files: Sequence[ParsedFile], checks: Sequence[Check], label: str) -> EngineOutput:
+    """Evaluate the ``set`` checks of ``input_kind`` over every resource of ``files`` together.
+
+    Suppression comments are honoured in the file each hit points at.
+    """
+    resources = [r for f in files for r in f.resources if r.input == input_kind]
+    whole = resource_set(input_kind, resources, label)
+    by_path = {f.path: f for f in files}
+    findings: list[Finding] = []
+    warnings: list[str] = []
+    evaluated = 0
+    for item in checks:
+        if item.scope != "set" or not item.applies_to(whole):
+            continue
+        evaluated += 1
+        try:
+            hits = _collect(item.evaluate(whole))
+        except Exception as exc:  # a crashed check is a counted warning, never a silent pass
+            warnings.append(f"check {item.id} crashed on {label}: {type(exc).__name__}: {exc}")
+            continue
+        for hit in hits:
+            parsed = by_path.get(hit.path) or ParsedFile(hit.path, input_kind)
+            owner = next(
+                (r for r in parsed.resources if r.line is not None and hit.line is not None
+                 and r.line <= hit.line <= (r.end_line or r.line)),
+                whole,
+            )  # fmt: skip
+            finding = make_finding(item, owner, hit, suppression_for(item.id, owner, hit, parsed))
+            findings.append(finding)
     return EngineOutput(tuple(findings), tuple(warnings), evaluated)
 
 

@@ -54,10 +54,18 @@ class CheckSet:
 
 def builtin_checks() -> list[Check]:
     """Every built-in check, in a fixed order. Add new check modules here."""
-    from shieldwall.misconfig.checks import compose, dockerfile, filemode, imageconfig, k8s_rbac, k8s_workload
+    from shieldwall.misconfig.checks import (
+        compose,
+        dockerfile,
+        filemode,
+        imageconfig,
+        k8s_rbac,
+        k8s_resources,
+        k8s_workload,
+    )
 
     checks: list[Check] = [*dockerfile.CHECKS, *imageconfig.CHECKS, *filemode.CHECKS]
-    checks += [*k8s_workload.CHECKS, *k8s_rbac.CHECKS, *compose.CHECKS]
+    checks += [*k8s_workload.CHECKS, *k8s_rbac.CHECKS, *k8s_resources.CHECKS, *compose.CHECKS]
     return checks
 
 

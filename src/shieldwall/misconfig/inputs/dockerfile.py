@@ -133,6 +133,38 @@ def _parse_from(value: str) -> tuple[str, str, str]:
     return base, alias, platform
 
 
+_HEREDOC = re.compile(r"<<-?([\"']?)([A-Za-z_][A-Za-z0-9_]*)\1")
+
+
+def _absorb_heredocs(structure: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fold BuildKit heredoc bodies (``RUN <<EOF ... EOF``) back into their instruction.
+
+    ``dockerfile-parse`` reads each body line as an instruction of its own; the
+    body becomes part of the instruction's value, one command per line.
+    """
+    out: list[dict[str, Any]] = []
+    index = 0
+    while index < len(structure):
+        item = dict(structure[index])
+        index += 1
+        value = str(item.get("value", ""))
+        markers = [m.group(2) for m in _HEREDOC.finditer(value)] if "<<" in value else []
+        for marker in markers:
+            body: list[str] = []
+            while index < len(structure):
+                line = str(structure[index].get("content", "")).rstrip("\n")
+                index += 1
+                if line.strip() == marker:
+                    item["endline"] = structure[index - 1].get("endline", item.get("endline", 0))
+                    break
+                body.append(line)
+                item["endline"] = structure[index - 1].get("endline", item.get("endline", 0))
+            item["value"] = str(item["value"]) + "\n" + "\n".join(body)
+            item["content"] = str(item.get("content", "")) + "\n".join(body) + "\n" + marker
+        out.append(item)
+    return out
+
+
 def parse_dockerfile(content: bytes, label: str) -> Dockerfile:
     """Parse ``content``; raise ``AnalyzerError`` when it is not a Dockerfile at all."""
     if len(content) > MAX_BYTES:
@@ -147,7 +179,8 @@ def parse_dockerfile(content: bytes, label: str) -> Dockerfile:
         raise AnalyzerError(f"{label}: cannot parse Dockerfile: {type(exc).__name__}: {exc}") from exc
     instructions: list[Instruction] = []
     stage = -1
-    for item in structure:
+    items = iter(_absorb_heredocs(structure))
+    for item in items:
         cmd = str(item.get("instruction", "")).upper()
         if cmd == "COMMENT" or not cmd:
             continue

@@ -1,0 +1,88 @@
+"""Helpers shared by check modules: secret-looking names, image references, control names."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Control references, as ``framework:control``; the frameworks live in src/shieldwall/data/compliance.
+CIS_DOCKER = "cis-docker-1.6"
+CIS_K8S = "cis-kubernetes-1.23"
+PSS_BASELINE = "k8s-pss-baseline"
+PSS_RESTRICTED = "k8s-pss-restricted"
+NSA = "nsa-cisa"
+NIST = "nist-800-190"
+PCI = "pci-dss-4.0"
+
+
+def controls(*items: str) -> tuple[str, ...]:
+    """Identity helper that keeps control lists readable at the call site."""
+    return items
+
+
+_SECRET_NAME = re.compile(
+    r"(?:^|[_.-])(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|"
+    r"private[_.-]?key|client[_.-]?secret|credentials?|auth[_.-]?key|secret[_.-]?key|signing[_.-]?key|"
+    r"encryption[_.-]?key|master[_.-]?key|session[_.-]?key|jwt[_.-]?secret|db[_.-]?pass|conn(?:ection)?[_.-]?string)"
+    r"(?:$|[_.-])",
+    re.IGNORECASE,
+)
+_NOT_SECRET_NAME = re.compile(
+    r"(?:_FILE|_PATH|_DIR|_URL|_HOST|_PORT|_USER(?:NAME)?|_NAME|_ID|_LENGTH|_EXPIRY|_TTL|_FORMAT|_TYPE|_ENABLED|"
+    r"_REF|_KEY_ID|_HEADER|_POLICY|_PROVIDER|_COMMAND|_CMD|_SECRET_NAME|_REGION)$",
+    re.IGNORECASE,
+)
+_PLACEHOLDER = re.compile(
+    r"^(?:\$\{?[A-Za-z_][A-Za-z0-9_]*(?::?-[^}]*)?\}?|\{\{.*\}\}|<[^>]*>|changeme|change[_-]?me|xxx+|\*+|"
+    r"dummy|example|placeholder|none|null|nil|true|false|yes|no|\s*)$",
+    re.IGNORECASE,
+)
+
+
+def secret_like_name(name: str) -> bool:
+    """True for names such as ``DB_PASSWORD``, ``api-key``, ``AWS_SECRET_ACCESS_KEY`` (not ``*_FILE``)."""
+    return bool(_SECRET_NAME.search(name)) and not _NOT_SECRET_NAME.search(name)
+
+
+def literal_secret(value: object) -> bool:
+    """True when ``value`` is a literal (not empty, a variable reference, or a placeholder)."""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return False
+    text = str(value).strip().strip("\"'")
+    return bool(text) and not _PLACEHOLDER.match(text)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """An image reference split into registry/repository, tag and digest."""
+
+    name: str
+    tag: str
+    digest: str
+
+    @property
+    def variable(self) -> bool:
+        """True when the reference is built from a variable (``$BASE``), so it cannot be judged."""
+        return "$" in self.name or "$" in self.tag or "{{" in self.name
+
+    @property
+    def unpinned(self) -> bool:
+        """No tag, or the ``latest`` tag, and no digest."""
+        return not self.digest and (not self.tag or self.tag.lower() == "latest")
+
+
+def parse_image(reference: str) -> ImageRef:
+    """``registry:5000/repo/name:tag@sha256:...`` -> name, tag, digest."""
+    text = reference.strip()
+    digest = ""
+    if "@" in text:
+        text, _, digest = text.partition("@")
+    tag = ""
+    slash = text.rfind("/")
+    colon = text.rfind(":")
+    if colon > slash:
+        text, tag = text[:colon], text[colon + 1 :]
+    return ImageRef(text, tag, digest)
+
+
+SSH_PORTS = frozenset({22, 2222})
