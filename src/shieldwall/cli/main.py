@@ -20,6 +20,7 @@ from rich.console import Console
 
 from shieldwall import __version__
 from shieldwall.cli import gating
+from shieldwall.cli import secrets as secrets_cli
 from shieldwall.cli.db import db_app
 from shieldwall.errors import InputError, ShieldwallError
 from shieldwall.match.filters import filter_vulnerabilities, parse_severities
@@ -183,6 +184,8 @@ def scan(
     exceptions: gating.ExceptionsOpt = None,
     vex: gating.VexOpt = None,
     baseline: gating.BaselineOpt = None,
+    secrets_baseline: secrets_cli.SecretsBaselineOpt = None,
+    fail_on_secrets: secrets_cli.FailOnSecretsOpt = False,
     quiet: QuietOpt = False,
     no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
@@ -207,6 +210,7 @@ def scan(
     options = gating.scan_options_from(options, settings, gate)
     result = _guarded(lambda: _run_scan(target, options, quiet), debug)
     result = filter_vulnerabilities(result, severities, ignore_unfixed)
+    result = _guarded(lambda: secrets_cli.apply_scan_baseline(result, secrets_baseline, _stderr()), debug)
     outcome = _guarded(lambda: gating.finish_gate(result, gate), debug)
     result, verdict = outcome.result, outcome.verdict
     stdout_format = OutputFormat(cfg.format)
@@ -224,6 +228,7 @@ def scan(
     if not quiet and result.warnings:
         _stderr().print(f"[yellow]{len(result.warnings)} warning(s)[/]: see the report", highlight=False)
     code = gating.report_gate(outcome, _stderr(), quiet=quiet or table_on_stdout)
+    code = code or secrets_cli.secrets_gate(result, fail_on_secrets, _stderr(), quiet=quiet)
     if code:
         raise typer.Exit(code)
 
@@ -286,6 +291,7 @@ def sbom(
 
 app.add_typer(gating.config_app, name="config")
 app.add_typer(db_app, name="db")
+app.add_typer(secrets_cli.secrets_app, name="secrets")
 
 
 @app.command()

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shieldwall.match.filters import severity_summary
-from shieldwall.model import FindingKind, ScanResult
+from shieldwall.model import Finding, FindingKind, ScanResult
 from shieldwall.policy.model import GateVerdict
 from shieldwall.report.findings_table import print_findings
 
@@ -110,6 +110,36 @@ def vulnerabilities_table(result: ScanResult) -> Table:
     return table
 
 
+def secret_layer_text(finding: Finding) -> str:
+    """``present in layer 2, deleted in layer 4 (still in the image)`` for image findings."""
+    loc = finding.location
+    parts = []
+    if loc is not None and loc.layer is not None and (loc.layer.digest or loc.path.startswith("image-config:")):
+        parts.append(f"present in layer {loc.layer.index}")
+    if finding.deleted_in is not None:
+        parts.append(f"deleted in layer {finding.deleted_in.index} (still in the image)")
+    return ", ".join(parts)
+
+
+def secrets_table(result: ScanResult) -> Table:
+    """Secrets and sensitive files: rule, path:line, layer, deleted-in, the redacted match (never the secret)."""
+    kinds = (FindingKind.SECRET, FindingKind.SENSITIVE_FILE)
+    items = [f for f in result.findings if f.kind in kinds and f.active]
+    table = Table(title=f"Secrets and sensitive files ({len(items)})", header_style="bold")
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Rule", overflow="fold", ratio=2)
+    table.add_column("Path:line", overflow="fold", ratio=3)
+    table.add_column("Layer", overflow="fold", ratio=2)
+    table.add_column("Match", overflow="fold", ratio=3)
+    for f in sorted(items, key=lambda f: (-f.severity.rank, f.location.path if f.location else "", f.rule_id)):
+        loc = f.location
+        where = (loc.path + (f":{loc.line}" if loc.line else "")) if loc else ""
+        shown = f.evidence[0].found if f.evidence else f.message
+        severity = Text(f.severity.value, style=SEVERITY_STYLES.get(f.severity.value, ""))
+        table.add_row(severity, f.rule_id, where, secret_layer_text(f), shown)
+    return table
+
+
 def render_table(result: ScanResult, *, width: int = 160, verdict: GateVerdict | None = None) -> str:
     """The whole table report as text (used for ``--output table=PATH``)."""
     console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
@@ -126,6 +156,9 @@ def print_table(result: ScanResult, console: Console, verdict: GateVerdict | Non
         console.print(packages_table(result))
     if any(f.kind is FindingKind.VULNERABILITY and f.active for f in result.findings):
         console.print(vulnerabilities_table(result))
+    if any(f.kind in (FindingKind.SECRET, FindingKind.SENSITIVE_FILE) and f.active for f in result.findings):
+        console.print(secrets_table(result))
     if result.warnings:
         console.print(warnings_table(result))
-    print_findings(result, console, verdict, skip=frozenset({FindingKind.VULNERABILITY}))
+    secret_kinds = {FindingKind.SECRET, FindingKind.SENSITIVE_FILE}
+    print_findings(result, console, verdict, skip=frozenset({FindingKind.VULNERABILITY, *secret_kinds}))

@@ -127,5 +127,5 @@ def image_config_secret_scanner(options: ScanOptions) -> ImageConfigSecrets | No
     ruleset = build_ruleset(config)
     cache = options.cache_dir or paths.cache_dir()
     engine = SecretEngine(ruleset.rules, ruleset.allowlist, cache_dir=cache)
-    key = load_or_create_key(options.data_dir or paths.data_dir())
+    key = load_or_create_key(paths.data_dir())
     return ImageConfigSecrets(engine, Fingerprinter(key))
