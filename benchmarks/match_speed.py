@@ -15,6 +15,7 @@ in a new process does.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import time
@@ -57,6 +58,7 @@ def build_db(path: Path) -> None:
             print(f"  imported {result.count:6d} advisories from {name:13s} in {elapsed:6.2f} s")
     elapsed = time.perf_counter() - start
     print(f"import: {total} advisories in {elapsed:.2f} s = {total / elapsed:.0f} advisories/s")
+    print(f"load average while importing: {os.getloadavg()[0]:.2f}")
 
 
 def _pkg(kind: PackageType, name: str, version: str, path: str) -> Package:
@@ -114,6 +116,7 @@ def main() -> None:
     kinds: dict[str, int] = {}
     for p in packages:
         kinds[p.type.value] = kinds.get(p.type.value, 0) + 1
+    print(f"load average before matching: {os.getloadavg()[0]:.2f} (2 cores)")
     print(f"inventory: {len(packages)} packages ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})")
     # The same names at versions above every fix: the cost of lookups and range checks without findings.
     patched = [
@@ -125,22 +128,26 @@ def main() -> None:
         for p in packages
     ]
     for label, inv in (("vulnerable versions", packages), ("patched versions", patched)):
-        times = []
+        times: list[float] = []
+        cpu: list[float] = []
         for run in range(args.runs):
             _clear_version_caches()
             parse_vector.cache_clear()
             with VulnDB.open(args.db) as db:
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 report = match_packages(inv, DEBIAN12, db)
-                elapsed = time.perf_counter() - start
+                elapsed, cpu_used = time.perf_counter() - start, time.process_time() - cpu_start
             times.append(elapsed)
+            cpu.append(cpu_used)
             print(
-                f"  {label}, run {run + 1}: {elapsed * 1000:7.1f} ms, {report.lookups} lookups, "
+                f"  {label}, run {run + 1}: {elapsed * 1000:7.1f} ms wall, {cpu_used * 1000:7.1f} ms CPU, "
+                f"{report.lookups} lookups, "
                 f"{len(report.findings)} findings, {report.packages_checked} packages checked"
             )
         print(
             f"matching {len(inv)} packages ({label}): median {statistics.median(times) * 1000:.1f} ms "
-            f"(min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f}) over {len(times)} cold runs"
+            f"(min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f}); CPU median "
+            f"{statistics.median(cpu) * 1000:.1f} ms; over {len(times)} cold runs"
         )
 
 

@@ -145,6 +145,7 @@ class _Lookups:
         self._cache: dict[tuple[str, str], Sequence[Advisory]] = {}
 
     def get(self, ecosystem: str, name: str) -> Sequence[Advisory]:
+        """The source's advisories for the pair, looked up on first use only."""
         key = (ecosystem, normalize_name(ecosystem, name))
         hit = self._cache.get(key)
         if hit is None:
@@ -154,6 +155,7 @@ class _Lookups:
 
     @property
     def count(self) -> int:
+        """Distinct lookups made so far."""
         return len(self._cache)
 
 
@@ -343,6 +345,27 @@ def build_finding(package: Package, hits: Sequence[Hit], priorities: PrioritySou
     )
 
 
+class _CachedPriorities:
+    """KEV/EPSS answers cached per CVE for one scan (binaries of one source share their CVEs)."""
+
+    def __init__(self, inner: PrioritySource) -> None:
+        self._inner = inner
+        self._kev: dict[str, KevEntry | None] = {}
+        self._epss: dict[str, EpssEntry | None] = {}
+
+    def kev(self, cve_id: str) -> KevEntry | None:
+        """The KEV entry of a CVE, asked once."""
+        if cve_id not in self._kev:
+            self._kev[cve_id] = self._inner.kev(cve_id)
+        return self._kev[cve_id]
+
+    def epss(self, cve_id: str) -> EpssEntry | None:
+        """The EPSS score of a CVE, asked once."""
+        if cve_id not in self._epss:
+            self._epss[cve_id] = self._inner.epss(cve_id)
+        return self._epss[cve_id]
+
+
 def match_packages(
     packages: Iterable[Package],
     os: OSInfo | None,
@@ -352,6 +375,8 @@ def match_packages(
     """Match packages against ``source``; the report counts what could not be checked."""
     if priorities is None and isinstance(source, PrioritySource):
         priorities = source
+    if priorities is not None:
+        priorities = _CachedPriorities(priorities)
     report = MatchReport()
     lookups = _Lookups(source)
     for package in packages:
