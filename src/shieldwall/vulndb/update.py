@@ -52,7 +52,6 @@ DEFAULT_ECOSYSTEMS = (
     "Ubuntu",
 )
 MAX_DOWNLOAD_BYTES = 8 * 1024 * 1024 * 1024
-_CHUNK = 256 * 1024
 
 
 class UpdateError(InputError):
@@ -210,21 +209,27 @@ class FeedCache:
         self._max = max_bytes
         directory.mkdir(parents=True, exist_ok=True)
 
-    def paths(self, name: str) -> tuple[Path, Path, Path, Path]:
-        """(complete file, its metadata, partial file, its metadata) for feed ``name``."""
+    def paths(self, name: str, url: str = "") -> tuple[Path, Path, Path, Path]:
+        """(complete file, its metadata, partial file, its metadata) for feed ``name``.
+
+        The complete file keeps the URL's extension (``.zip``, ``.json``,
+        ``.csv.gz``...) so importers can tell an archive from a record.
+        """
         stem = _slug(name)
+        suffix = "".join(Path(urllib.parse.urlsplit(url).path).suffixes[-2:]) if url else ""
+        suffix = suffix if re.fullmatch(r"(\.[A-Za-z0-9]{1,8}){1,2}", suffix or "-") else ".bin"
         d = self._dir
-        return d / f"{stem}.bin", d / f"{stem}.json", d / f"{stem}.part", d / f"{stem}.part.json"
+        return d / f"{stem}{suffix}", d / f"{stem}.meta.json", d / f"{stem}.part", d / f"{stem}.part.json"
 
     def forget(self, name: str) -> None:
         """Drop the kept file of ``name`` (after it failed to import) so the next run downloads it again."""
-        for path in self.paths(name):
+        for path in self._dir.glob(f"{_slug(name)}.*"):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
     def fetch(self, request: FeedRequest) -> FetchResult:
         """Bring the cached copy of ``request.url`` up to date; see the module docstring."""
-        done, meta_path, part, part_meta_path = self.paths(request.name)
+        done, meta_path, part, part_meta_path = self.paths(request.name, request.url)
         meta = _read_json(meta_path) if done.is_file() else {}
         if meta.get("url") != request.url:
             meta = {}
@@ -233,7 +238,7 @@ class FeedCache:
             part_meta = {}
         offset = part.stat().st_size if part_meta else 0
 
-        headers = {}
+        headers = {"Accept-Encoding": "identity"}  # byte ranges must address the stored bytes
         if meta.get("etag"):
             headers["If-None-Match"] = meta["etag"]
         if meta.get("last_modified"):
@@ -299,7 +304,7 @@ class FeedCache:
             transferred = 0
             with part.open("ab" if resumed else "wb") as out:
                 try:
-                    for chunk in response.iter_bytes(_CHUNK):
+                    for chunk in response.iter_raw():  # as received: nothing buffered is lost on a cut
                         out.write(chunk)
                         received += len(chunk)
                         transferred += len(chunk)

@@ -133,7 +133,7 @@ def iter_advisories(
     if fmt is FeedFormat.OSV:
         if path.is_dir():
             yield from iter_osv_dir(path, warnings, source=source, limits=limits)
-        elif _head(path, 4).startswith(b"PK"):
+        elif path.suffix.lower() == ".zip" or _head(path, 4).startswith(b"PK"):
             yield from iter_osv_zip(path, warnings, source=source, limits=limits)
         else:
             yield from parse_osv_bytes(_read_bounded(path, MAX_RECORD_BYTES), str(path), source=source)
