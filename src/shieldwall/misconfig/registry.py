@@ -59,13 +59,15 @@ def builtin_checks() -> list[Check]:
         dockerfile,
         filemode,
         imageconfig,
+        k8s_controlplane,
         k8s_rbac,
         k8s_resources,
         k8s_workload,
     )
 
     checks: list[Check] = [*dockerfile.CHECKS, *imageconfig.CHECKS, *filemode.CHECKS]
-    checks += [*k8s_workload.CHECKS, *k8s_rbac.CHECKS, *k8s_resources.CHECKS, *compose.CHECKS]
+    checks += [*k8s_workload.CHECKS, *k8s_rbac.CHECKS, *k8s_resources.CHECKS]
+    checks += [*k8s_controlplane.CHECKS, *compose.CHECKS]
     return checks
 
 

@@ -64,8 +64,12 @@ class MisconfigAnalyzer:
         return EMPTY
 
 
+_SYSTEM_PREFIXES = ("/bin/", "/sbin/", "/usr/", "/lib/", "/lib64/", "/etc/")
+
+
 class SetuidAnalyzer:
-    """Files with the setuid or setgid bit: judged from the layer entry's mode, content never read."""
+    """Files with the setuid or setgid bit (or world-writable system files): judged from the layer
+    entry's mode, content never read."""
 
     name = "misconfig-setuid"
     version = 1
@@ -75,8 +79,8 @@ class SetuidAnalyzer:
         self._checks = _Checks(config)
 
     def required(self, path: str, info: FileInfo) -> bool:
-        """Setuid or setgid bit set."""
-        return bool(info.mode & 0o6000)
+        """Setuid/setgid bit set, or a world-writable file under a system directory."""
+        return bool(info.mode & 0o6000) or (bool(info.mode & 0o002) and path.startswith(_SYSTEM_PREFIXES))
 
     def analyze(self, input: AnalysisInput) -> AnalysisResult:
         """Run the ``file-mode`` checks on the entry."""

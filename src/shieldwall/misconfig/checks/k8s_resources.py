@@ -82,10 +82,8 @@ def _load_balancer(resource: Resource) -> Iterator[Hit]:
     ranges = [str(r) for r in sequence(spec.get("loadBalancerSourceRanges"))]
     notes = mapping(mapping(doc(resource).get("metadata")).get("annotations"))
     internal = any(
-        (str(k).endswith("load-balancer-internal")
-        and str(v).lower() in ("true", "0.0.0.0/0"))
-        or (str(k).endswith("load-balancer-scheme")
-        and str(v).lower() == "internal")
+        (str(k).endswith("load-balancer-internal") and str(v).lower() in ("true", "0.0.0.0/0"))
+        or (str(k).endswith("load-balancer-scheme") and str(v).lower() == "internal")
         for k, v in notes.items()
     )
     if internal or (ranges and not any(r in ("0.0.0.0/0", "::/0") for r in ranges)):
