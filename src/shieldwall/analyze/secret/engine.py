@@ -37,6 +37,7 @@ BINARY_SNIFF_BYTES = 8192
 _WINDOW_BACK_LINES = 1
 _MULTILINE_WINDOW = 64 * 1024
 
+_hs: Any
 try:  # optional accelerator
     import hyperscan as _hs
 
@@ -121,27 +122,37 @@ def _trie_regex(words: Iterable[str]) -> str:
 
 
 class _PythonPrefilter(_Prefilter):
-    """Keyword search with one trie alternation over the lower-cased bytes."""
+    """Keyword search with one trie alternation over the lower-cased bytes.
+
+    The alternation sits in a lookahead, so every position where a keyword
+    starts is reported (keywords may overlap: ``_password`` holds ``passw``);
+    a match also stands for every shorter keyword that is its prefix.
+    """
 
     kind = "python"
 
     def __init__(self, rules: Sequence[Rule]) -> None:
-        self.by_keyword: dict[bytes, list[int]] = {}
+        by_keyword: dict[bytes, set[int]] = {}
         for index, rule in enumerate(rules):
             for word in rule.keywords:
-                self.by_keyword.setdefault(word.encode(), []).append(index)
-        words = sorted({w.decode() for w in self.by_keyword}, key=len, reverse=True)
-        self.pattern = re.compile(_trie_regex(words).encode()) if words else None
+                by_keyword.setdefault(word.encode(), set()).add(index)
+        self.owners: dict[bytes, list[int]] = {
+            word: sorted({i for other, owners in by_keyword.items() if word.startswith(other) for i in owners})
+            for word in by_keyword
+        }
+        words = sorted({w.decode() for w in by_keyword}, key=len, reverse=True)
+        self.pattern = re.compile(b"(?=(" + _trie_regex(words).encode() + b"))") if words else None
 
     def hits(self, data: bytes) -> list[tuple[int, int]]:
         if self.pattern is None:
             return []
         lowered = data.lower()
         out: list[tuple[int, int]] = []
-        by_keyword = self.by_keyword
+        owners = self.owners
         for match in self.pattern.finditer(lowered):
-            end = match.end()
-            for index in by_keyword.get(match.group(), ()):
+            word = match.group(1)
+            end = match.start() + len(word)
+            for index in owners.get(word, ()):
                 out.append((index, end))
         return out
 
@@ -164,7 +175,9 @@ class _HyperscanPrefilter(_Prefilter):
         self.db: Any = None
         if not rules:
             return
-        entries = [(r.pattern.pattern, _hs.HS_FLAG_PREFILTER | (_hs.HS_FLAG_DOTALL if r.multiline else 0)) for r in rules]
+        entries = [
+            (r.pattern.pattern, _hs.HS_FLAG_PREFILTER | (_hs.HS_FLAG_DOTALL if r.multiline else 0)) for r in rules
+        ]
         digest = hashlib.sha256(repr((_HS_CACHE_FORMAT, _hs_version(), entries)).encode()).hexdigest()
         cached = _load_cached(cache_dir, digest)
         if cached is not None:
@@ -179,21 +192,13 @@ class _HyperscanPrefilter(_Prefilter):
 
     def _compile(self, entries: list[tuple[bytes, int]]) -> list[int]:
         """Compile all patterns; on failure find the ones Hyperscan rejects and use their keywords."""
-        assert _hs is not None
-        fallback: list[int] = []
         try:
             self.db = self._build(entries, [])
-            return fallback
         except Exception:  # hyperscan raises its own error types for unsupported or too-large patterns
-            pass
-        for index, (pattern, flags) in enumerate(entries):
-            try:
-                probe = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-                probe.compile(expressions=[pattern], ids=[0], flags=[flags])
-            except Exception:
-                fallback.append(index)
-        self.db = self._build(entries, fallback)
-        return fallback
+            fallback = [i for i, (pattern, flags) in enumerate(entries) if not _hs_compiles(pattern, flags)]
+            self.db = self._build(entries, fallback)
+            return fallback
+        return []
 
     def _build(self, entries: list[tuple[bytes, int]], fallback: list[int]) -> Any:
         assert _hs is not None
@@ -238,6 +243,17 @@ class _HyperscanPrefilter(_Prefilter):
 
 
 _HS_CACHE_FORMAT = 1
+
+
+def _hs_compiles(pattern: bytes, flags: int) -> bool:
+    """True when Hyperscan accepts ``pattern`` on its own."""
+    assert _hs is not None
+    try:
+        probe = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+        probe.compile(expressions=[pattern], ids=[0], flags=[flags])
+    except Exception:  # unsupported construct or pattern too large
+        return False
+    return True
 
 
 def _hs_version() -> str:
@@ -329,6 +345,7 @@ class SecretEngine:
         hits = prefilter.hits(data)
         if not hits:
             return []
+        hits.sort(key=_by_end)
         covered: dict[int, int] = {}  # rule index -> end of the last window confirmed
         seen: set[tuple[int, int]] = set()
         found: list[tuple[int, int, Rule, bytes]] = []
@@ -408,6 +425,10 @@ class SecretEngine:
             end_line = line + data.count(b"\n", start, end)
             out.append(SecretMatch(rule, start, end, line, column, end_line, secret))
         return out
+
+
+def _by_end(hit: tuple[int, int]) -> int:
+    return hit[1]
 
 
 def _drop_shadowed(found: list[tuple[int, int, Rule, bytes]]) -> list[tuple[int, int, Rule, bytes]]:

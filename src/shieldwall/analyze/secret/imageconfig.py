@@ -20,6 +20,7 @@ from shieldwall.analyze.secret.config import SecretsConfig, build_ruleset, load_
 from shieldwall.analyze.secret.engine import SecretEngine
 from shieldwall.analyze.secret.fingerprint import Fingerprinter, load_or_create_key
 from shieldwall.model import Finding, HistoryEntry, LayerRef, ScanResult
+
 if TYPE_CHECKING:
     from shieldwall.service.postscan import PostScanOutput
     from shieldwall.service.scan import ScanOptions

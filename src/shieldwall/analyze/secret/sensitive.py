@@ -217,7 +217,9 @@ class SensitiveFileAnalyzer:
         hits = [_Hit("sensitive-certificate", "Certificate", Severity.UNKNOWN, summary, material, details)]
         if not_after.date() < today:
             hits.append(
-                _Hit("sensitive-certificate-expired", "Expired certificate", Severity.MEDIUM, summary, material, details)
+                _Hit(
+                    "sensitive-certificate-expired", "Expired certificate", Severity.MEDIUM, summary, material, details
+                )
             )
         if weak:
             hits.append(
@@ -371,9 +373,11 @@ class SensitiveFileAnalyzer:
             user = entry["user"]
             kinds = [k for k in ("token", "client-key-data", "client-key", "password") if user.get(k)]
             provider = user.get("auth-provider")
-            if isinstance(provider, dict) and isinstance(provider.get("config"), dict):
-                if any(provider["config"].get(k) for k in ("access-token", "refresh-token", "client-secret")):
-                    kinds.append("auth-provider token")
+            config = provider.get("config") if isinstance(provider, dict) else None
+            if isinstance(config, dict) and any(
+                config.get(k) for k in ("access-token", "refresh-token", "client-secret")
+            ):
+                kinds.append("auth-provider token")
             if kinds:
                 found.append(f"{entry.get('name', '?')} ({', '.join(kinds)})")
                 material += [str(user.get(k, "")) for k in ("token", "client-key-data", "password")]
