@@ -167,6 +167,8 @@ def package_hits(package: Package, os: OSInfo | None, lookups: _Lookups, report:
         return []
     report.packages_checked += 1
     hits: list[Hit] = []
+    # An entry reached by two queries (Ubuntu:22.04:LTS and the bare Ubuntu rows both lookups return) counts once.
+    seen: set[tuple[str, str, str]] = set()
     for query in plan.queries:
         try:
             scheme = scheme_for(query.ecosystem)
@@ -177,8 +179,10 @@ def package_hits(package: Package, os: OSInfo | None, lookups: _Lookups, report:
             if advisory.withdrawn or _is_informational(advisory):
                 continue
             for affected in advisory.affected:
-                if not _entry_matches(affected, query):
+                key = (advisory.id, affected.ecosystem, affected.name)
+                if key in seen or not _entry_matches(affected, query):
                     continue
+                seen.add(key)
                 try:
                     verdict = evaluate(affected, query.version, scheme)
                 except InvalidVersion:

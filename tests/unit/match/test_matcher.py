@@ -20,7 +20,7 @@ from shieldwall.model import (
     TargetKind,
     TargetRef,
 )
-from shieldwall.vulndb.model import Advisory, EpssEntry, KevEntry
+from shieldwall.vulndb.model import Advisory, Affected, EpssEntry, KevEntry, RangeEvent, RangeType, VersionRange
 from shieldwall.vulndb.osv import load_osv_path
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "match" / "advisories"
@@ -263,3 +263,14 @@ def test_unparseable_installed_versions_are_counted(source: InMemoryAdvisories) 
     report = match_packages([broken], None, source)
     assert report.findings == []
     assert report.unparseable_installed == ["jinja2 not-a-version (PyPI)"]
+
+
+def test_an_entry_reached_by_two_queries_is_one_piece_of_evidence() -> None:
+    bare = Advisory(
+        "UBUNTU-CVE-2024-1",
+        aliases=("CVE-2024-1",),
+        affected=(Affected("Ubuntu", "openssl", ranges=(VersionRange(RangeType.ECOSYSTEM, (RangeEvent("0"),)),)),),
+    )
+    openssl = pkg(PackageType.DEB, "libssl3", "3.0.2-0ubuntu1.10", source_name="openssl")
+    (finding,) = match_inventory(result(UBUNTU, openssl), InMemoryAdvisories([bare]))
+    assert finding.rule_id == "CVE-2024-1" and len(finding.evidence) == 1
