@@ -258,3 +258,67 @@ def _rematch_inventory(
         not_applicable=tuple(sorted(r.rule_id for r in change.gone)),
         alerts=queued,
     )
+
+
+VULNDB_STATE = "vulndb.seen"
+
+
+def vulndb_signature(db: Any) -> dict[str, str]:
+    """What identifies one build of the advisory database: its update time and generation (when recorded)."""
+    return {"updated_at": db.meta("updated_at"), "generation": db.meta("generation")}
+
+
+def rematch_from_vulndb(
+    store: Store,
+    db_path: Any,
+    *,
+    alerts: AlertSettings | None = None,
+    actor: str = "",
+    full: bool = False,
+    only_if_changed: bool = False,
+) -> RematchReport | None:
+    """Rematch after the advisory database at ``db_path`` changed; record the build as seen.
+
+    The database keeps the change set of its LAST build only. When the store
+    saw the build before the last one (generation N-1), the change set is
+    exact; when the generations show missed builds, the rematch covers every
+    inventory in scope (as ``full`` does), which is correct, only slower.
+    Without a generation in the database the last change set is used.
+    ``only_if_changed`` returns None when this build was already processed.
+    """
+    from shieldwall.vulndb.store import VulnDB
+
+    with VulnDB.open(db_path, readonly=True) as db:
+        signature = vulndb_signature(db)
+        seen = store.get_setting(VULNDB_STATE)
+        if only_if_changed and seen == signature:
+            return None
+        changed: frozenset[tuple[str, str]] | None = db.changed_packages()
+        missed = _missed_builds(seen, signature)
+        if full or missed:
+            changed = None
+        audit.record(
+            store,
+            audit.AuditAction.DB_UPDATED,
+            f"vulndb:{db_path}",
+            {
+                **signature,
+                "changed_packages": len(db.changed_packages()),
+                "sources": [s.name for s in db.sources()],
+                "full_rematch": changed is None,
+            },
+            actor=actor or "shieldwall-rematch",
+        )
+        reason = f"advisory database updated {signature['updated_at']}".strip()
+        report = rematch(store, db, changed, alerts=alerts, actor=actor, reason=reason)
+    store.put_setting(VULNDB_STATE, signature)
+    return report
+
+
+def _missed_builds(seen: Any, signature: dict[str, str]) -> bool:
+    if not isinstance(seen, dict):
+        return False  # first build this store sees: its scans matched against the previous one, if any
+    before, now = str(seen.get("generation", "")), signature.get("generation", "")
+    if before.isdigit() and now.isdigit():
+        return int(now) != int(before) + 1
+    return False

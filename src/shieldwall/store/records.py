@@ -419,31 +419,38 @@ def _swept_kinds(result: ScanResult, scanners: frozenset[str] | None) -> set[str
 
 
 def _previous_snapshot(session: Session, tag: TagRef, asset_id: int) -> Snapshot | None:
-    scan = session.scalars(
-        select(Scan)
-        .where(Scan.repository == tag.repository, Scan.tag == tag.tag, Scan.asset_id != asset_id)
-        .order_by(Scan.recorded_at.desc(), Scan.id.desc())
+    """The image ``tag`` points at now, when that is another asset: what drift compares against."""
+    pointed = session.scalars(
+        select(AssetTag)
+        .where(
+            AssetTag.repository == tag.repository,
+            AssetTag.tag == tag.tag,
+            AssetTag.current.is_(True),
+            AssetTag.asset_id != asset_id,
+        )
+        .order_by(AssetTag.last_seen.desc())
         .limit(1)
     ).first()
-    if scan is None:
+    if pointed is None:
         return None
-    newer_same = session.scalars(
-        select(Scan.id)
-        .where(Scan.repository == tag.repository, Scan.tag == tag.tag, Scan.asset_id == asset_id, Scan.id > scan.id)
-        .limit(1)
-    ).first()
-    if newer_same is not None:  # the tag already moved to this asset earlier: drift was recorded then
+    return asset_snapshot(session, pointed.asset_id)
+
+
+def asset_snapshot(session: Session, asset_id: int) -> Snapshot | None:
+    """An asset's stored inventory and the image config of its last scan."""
+    asset = session.get(Asset, asset_id)
+    if asset is None:
         return None
-    old_asset = session.get(Asset, scan.asset_id)
+    scan = session.get(Scan, asset.last_scan_id) if asset.last_scan_id is not None else None
     rows = session.execute(
         select(InventoryPackage.type, InventoryPackage.name, InventoryPackage.version)
         .join(Inventory, Inventory.id == InventoryPackage.inventory_id)
-        .where(Inventory.asset_id == scan.asset_id)
+        .where(Inventory.asset_id == asset_id)
     ).all()
     return Snapshot(
-        label=old_asset.identifier if old_asset else f"scan {scan.id}",
+        label=asset.identifier,
         packages=package_map((str(t), str(n), str(v)) for t, n, v in rows),
-        image=image_config_from_json(scan.image_config),
+        image=image_config_from_json(scan.image_config) if scan is not None else None,
     )
 
 
@@ -578,3 +585,77 @@ def record_scan(
             drift=len(drift),
             alertable=tuple(row.id for row in change.alertable),
         )
+
+
+def record_tag(
+    store: Store,
+    asset_id: int,
+    tag: TagRef,
+    *,
+    trigger: str = "monitor",
+    actor: str = "",
+    golden: GoldenRules | None = None,
+) -> int:
+    """Point ``tag`` at an already scanned asset (no new scan); record drift from the tag's previous image.
+
+    Returns the number of drift findings recorded.
+    """
+    now = utcnow()
+    with store.session() as session:
+        asset = session.get(Asset, asset_id)
+        if asset is None:
+            raise ValueError(f"no asset {asset_id}")
+        old = _previous_snapshot(session, tag, asset.id)
+        record_tags(session, asset, [tag], now)
+        asset.last_seen = now
+        reason = (golden or GoldenRules()).reason({}, [tag])
+        if reason and not asset.golden_auto:
+            asset.golden_auto, asset.golden_reason = True, reason[:512]
+        drift: list[Finding] = []
+        if old is not None:
+            new = asset_snapshot(session, asset.id)
+            drift = drift_findings(old, new) if new is not None else []
+        if drift:
+            apply_lifecycle(
+                session,
+                asset.id,
+                drift,
+                {},
+                sweep=lambda row: False,
+                gone_status=FindingStatus.FIXED,
+                scan_id=asset.last_scan_id,
+                now=now,
+                packages={},
+                exceptions=active_exceptions(session, now),
+            )
+        audit.append_event(
+            store,
+            session,
+            audit.AuditAction.ASSET_CHANGED,
+            f"{asset.kind}:{asset.identifier}",
+            {
+                "asset_id": asset.id,
+                "tag_added": f"{tag.repository}:{tag.tag}",
+                "manifest_digest": tag.manifest_digest,
+                "trigger": trigger,
+                "drift": len(drift),
+            },
+            actor=actor,
+        )
+        return len(drift)
+
+
+def find_known_image(session: Session, repository: str, tag: str, manifest_digest: str) -> tuple[int, bool] | None:
+    """``(asset_id, tag_already_current)`` for an image the store already scanned under this digest, or None."""
+    rows = list(session.scalars(select(AssetTag).where(AssetTag.manifest_digest == manifest_digest).limit(50)))
+    for row in rows:
+        if row.repository == repository and row.tag == tag and row.current:
+            return row.asset_id, True
+    if rows:
+        return rows[0].asset_id, False
+    asset = session.scalars(
+        select(Asset).where(Asset.kind == str(AssetKind.IMAGE), Asset.identifier == manifest_digest)
+    ).first()
+    if asset is not None:
+        return asset.id, False
+    return None
