@@ -987,8 +987,8 @@ def _dashboard(resource: Resource) -> Iterator[Hit]:
 def _sudo(resource: Resource) -> Iterator[Hit]:
     for c in all_containers(resource):
         words = [str(w) for key in ("command", "args") for w in sequence(c.spec.get(key))]
-        text = " ".join(words)
-        if "sudo" in text and any(cmd.raw_first == "sudo" for cmd in commands(text)):
+        texts = [" ".join(words), *words]
+        if any("sudo" in t and any(cmd.raw_first == "sudo" for cmd in commands(t)) for t in texts):
             yield container_hit(c, "runs sudo", "command")
 
 
