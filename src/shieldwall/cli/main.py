@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from shieldwall import __version__
-from shieldwall.cli import gating
+from shieldwall.cli import gating, store_cmds
 from shieldwall.cli import secrets as secrets_cli
 from shieldwall.cli.db import db_app
 from shieldwall.errors import InputError, ShieldwallError
@@ -186,6 +186,9 @@ def scan(
     baseline: gating.BaselineOpt = None,
     secrets_baseline: secrets_cli.SecretsBaselineOpt = None,
     fail_on_secrets: secrets_cli.FailOnSecretsOpt = False,
+    store: Annotated[
+        bool, typer.Option("--store", help="Record the scan in the store (see shieldwall findings).")
+    ] = False,
     quiet: QuietOpt = False,
     no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
@@ -213,6 +216,11 @@ def scan(
     result = _guarded(lambda: secrets_cli.apply_scan_baseline(result, secrets_baseline, _stderr()), debug)
     outcome = _guarded(lambda: gating.finish_gate(result, gate), debug)
     result, verdict = outcome.result, outcome.verdict
+    if store:
+        _guarded(
+            lambda: store_cmds.store_scan(result, verdict, options.scanners, bool(severities) or ignore_unfixed, quiet),
+            debug,
+        )
     stdout_format = OutputFormat(cfg.format)
     table_on_stdout = False
     if not any(path == "-" for _, path in specs):
@@ -292,6 +300,11 @@ def sbom(
 app.add_typer(gating.config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(secrets_cli.secrets_app, name="secrets")
+app.add_typer(store_cmds.assets_app, name="assets")
+app.add_typer(store_cmds.audit_app, name="audit")
+app.command("findings")(store_cmds.findings)
+app.command("rematch")(store_cmds.rematch_cmd)
+app.command("monitor")(store_cmds.monitor_cmd)
 
 
 @app.command()
