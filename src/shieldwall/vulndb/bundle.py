@@ -14,8 +14,7 @@ key is given, the signature) checks out. Anything else raises
 ``CorruptInputError`` and leaves the current database untouched.
 
 Keys are PEM Ed25519 keys, e.g. ``openssl genpkey -algorithm ed25519 -out
-key.pem`` and ``openssl pkey -in key.pem -pubout -out key.pub.pem``;
-signing needs the ``cryptography`` package (``pip install shieldwall[signing]``).
+key.pem`` and ``openssl pkey -in key.pem -pubout -out key.pub.pem``; signatures use the ``cryptography`` package.
 """
 
 from __future__ import annotations

@@ -84,3 +84,20 @@ def test_invalid_json_and_yaml_name_the_file(tmp_path: Path) -> None:
     for name in ("a.json", "b.yaml"):
         with pytest.raises(CorruptInputError, match=name):
             load_osv_path(tmp_path / name)
+
+
+def test_yaml_aliases_are_refused(tmp_path: Path) -> None:
+    bomb = "a: &a [x, x, x]\nb: &b [*a, *a, *a]\nid: X\naffected: [*b, *b]\n"
+    (tmp_path / "bomb.yaml").write_text(bomb)
+    with pytest.raises(CorruptInputError, match="aliases"):
+        load_osv_path(tmp_path / "bomb.yaml")
+
+
+def test_yaml_tags_are_never_acted_on(tmp_path: Path) -> None:
+    text = "id: !!python/object/apply:os.system ['echo pwned']\n"
+    (tmp_path / "tag.yaml").write_text(text)
+    with pytest.raises(CorruptInputError, match="id must be a string"):
+        load_osv_path(tmp_path / "tag.yaml")
+    (tmp_path / "ok.yaml").write_text("id: !!str X-1\nsummary: !custom hello\n")
+    (advisory,) = load_osv_path(tmp_path / "ok.yaml")
+    assert (advisory.id, advisory.summary) == ("X-1", "hello")

@@ -103,19 +103,24 @@ def walk_files(
     is dropped silently.
     """
     count = 0
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for filename in sorted(filenames):
-            if not filename.lower().endswith(suffixes):
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if not entry.name.startswith("."):
+                    subdirs.append(Path(entry.path))
                 continue
-            path = Path(dirpath) / filename
-            try:
-                st = path.lstat()
-            except OSError:
-                continue
-            if not path.is_file() or path.is_symlink():
+            if not entry.name.lower().endswith(suffixes) or not entry.is_file(follow_symlinks=False):
                 continue
             count += 1
             if count > limits.max_members:
                 raise UnsafeInputError(f"{root}: more than {limits.max_members} files")
-            yield path, st.st_size
+            yield Path(entry.path), entry.stat(follow_symlinks=False).st_size
+        pending.extend(reversed(subdirs))
