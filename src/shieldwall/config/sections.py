@@ -37,8 +37,11 @@ _REGISTRY: dict[str, type[SectionModel]] = {}
 
 def builtin_sections() -> dict[str, type[SectionModel]]:
     """Section models that ship with Shieldwall (one line per subsystem)."""
+    from shieldwall.misconfig.settings import MisconfigSection
+
     sections: dict[str, type[SectionModel]] = {
         "license": LicenseSection,
+        "misconfig": MisconfigSection,
     }
     return sections
 

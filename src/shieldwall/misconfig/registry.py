@@ -153,11 +153,23 @@ def load_checks(config: CheckConfig | None = None) -> CheckSet:
     return assemble(checks, config.disabled, warnings)
 
 
-def config_from_environment(environ: Mapping[str, str] | None = None) -> CheckConfig:
-    """``CheckConfig`` from ``SHIELDWALL_CHECKS_DIR`` and ``<config dir>/checks`` (the CLI edge calls this)."""
+def config_from_environment(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> CheckConfig:
+    """``CheckConfig`` for a scan started without one (the analyzer's zero-argument factory calls this).
+
+    Reads the ``misconfig:`` section of ``shieldwall.yaml`` (and its ``SHIELDWALL_MISCONFIG__*``
+    variables), ``SHIELDWALL_CHECKS_DIR`` (os.pathsep-separated) and ``<config dir>/checks``.
+    """
+    from shieldwall.config.load import find_config_file, load_settings
+    from shieldwall.misconfig.settings import MisconfigSection, check_config
+
     env = os.environ if environ is None else environ
     dirs = [Path(p).expanduser() for p in env.get(ENV_CHECKS_DIR, "").split(os.pathsep) if p]
     default = paths.config_dir(environ) / "checks"
     if default.is_dir():
         dirs.append(default)
-    return CheckConfig(custom_dirs=tuple(dirs))
+    config_file = find_config_file(cwd, env)
+    if config_file is None:
+        return CheckConfig(custom_dirs=tuple(dirs))
+    settings = load_settings(config_file=config_file, environ=env, cwd=cwd)
+    section = settings.section("misconfig", MisconfigSection)
+    return check_config(section, config_file.parent, tuple(dirs))

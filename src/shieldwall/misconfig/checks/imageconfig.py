@@ -38,7 +38,11 @@ def _env(config: ImageConfig) -> Iterator[tuple[str, str]]:
 )
 def _no_user(resource: Resource) -> Iterator[Hit]:
     if not _config(resource).user.strip():
-        yield Hit("config.User is empty: the container runs as root", resource=ResourceRef("config", "User"))
+        yield Hit(
+            "config.User is empty: the container runs as root",
+            resource=ResourceRef("config", "User"),
+            path="image-config:User",
+        )
 
 
 @check(
@@ -54,7 +58,12 @@ def _no_user(resource: Resource) -> Iterator[Hit]:
 def _root_user(resource: Resource) -> Iterator[Hit]:
     user = _config(resource).user.strip().split(":", 1)[0]
     if user in ("root", "0"):
-        yield Hit(f"config.User is {_config(resource).user}", resource=ResourceRef("config", "User"), found=user)
+        yield Hit(
+            f"config.User is {_config(resource).user}",
+            resource=ResourceRef("config", "User"),
+            path="image-config:User",
+            found=user,
+        )
 
 
 @check(
@@ -70,7 +79,13 @@ def _root_user(resource: Resource) -> Iterator[Hit]:
 def _ssh(resource: Resource) -> Iterator[Hit]:
     for port in _config(resource).exposed_ports:
         if port.split("/", 1)[0] == "22":
-            yield Hit(f"exposes {port}", resource=ResourceRef("config", "ExposedPorts"), key=port, found=port)
+            yield Hit(
+                f"exposes {port}",
+                resource=ResourceRef("config", "ExposedPorts"),
+                path="image-config:ExposedPorts",
+                key=port,
+                found=port,
+            )
 
 
 @check(
@@ -86,7 +101,13 @@ def _ssh(resource: Resource) -> Iterator[Hit]:
 def _env_secret(resource: Resource) -> Iterator[Hit]:
     for name, value in _env(_config(resource)):
         if secret_like_name(name) and literal_secret(value):
-            yield Hit(f"Env {name} holds a literal secret", resource=ResourceRef("config", "Env"), key=name, found=name)
+            yield Hit(
+                f"Env {name} holds a literal secret",
+                resource=ResourceRef("config", "Env"),
+                path="image-config:Env",
+                key=name,
+                found=name,
+            )
 
 
 @check(
@@ -102,7 +123,9 @@ def _env_secret(resource: Resource) -> Iterator[Hit]:
 def _no_healthcheck(resource: Resource) -> Iterator[Hit]:
     health = _config(resource).healthcheck
     if not health or health[:1] == ("NONE",):
-        yield Hit("config has no Healthcheck", resource=ResourceRef("config", "Healthcheck"))
+        yield Hit(
+            "config has no Healthcheck", resource=ResourceRef("config", "Healthcheck"), path="image-config:Healthcheck"
+        )
 
 
 _BUILD_ARG = re.compile(r"^\|\d+ (.*?) (?:/bin/sh -c|/bin/bash -c|RUN )", re.DOTALL)
@@ -129,6 +152,7 @@ def _history_args(resource: Resource) -> Iterator[Hit]:
                 yield Hit(
                     f"history entry {index} records build arg {name}",
                     resource=ResourceRef("history", str(index)),
+                    path=f"image-config:history[{index}]",
                     key=f"{index}/{name}",
                     found=name,
                 )
@@ -152,7 +176,13 @@ def _tls_env(resource: Resource) -> Iterator[Hit]:
     for name, value in _env(_config(resource)):
         upper = name.upper()
         if _TLS_OFF.get(upper) == value.lower() or upper == "GIT_SSL_NO_VERIFY":
-            yield Hit(f"Env {name}={value}", resource=ResourceRef("config", "Env"), key=name, found=name)
+            yield Hit(
+                f"Env {name}={value}",
+                resource=ResourceRef("config", "Env"),
+                path="image-config:Env",
+                key=name,
+                found=name,
+            )
 
 
 @check(
@@ -172,6 +202,7 @@ def _history_curl(resource: Resource) -> Iterator[Hit]:
             yield Hit(
                 f"history entry {index} pipes a download into a shell",
                 resource=ResourceRef("history", str(index)),
+                path=f"image-config:history[{index}]",
                 key=str(index),
                 found=entry.created_by[:300],
             )

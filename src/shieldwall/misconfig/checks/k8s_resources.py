@@ -541,8 +541,8 @@ def _workload_netpol(resource: Resource) -> Iterator[Hit]:
             for p in policies
         ):
             yield Hit(
-                f"{r.kind} {r.name} is not selected by any NetworkPolicy", r.line, r.line,
-                ResourceRef(r.kind, r.name, r.namespace), f"{namespace}/{r.kind}/{r.name}", path=r.path,
+                "not selected by any NetworkPolicy", r.line, r.line, None, f"{namespace}/{r.kind}/{r.name}",
+                path=r.path,
             )  # fmt: skip
 
 
