@@ -32,6 +32,7 @@ class PostScanOutput:
 
     findings: tuple[Finding, ...] = ()
     warnings: tuple[ScanWarning, ...] = ()
+    masked: tuple[str, ...] = ()  # secret values to redact wherever the result repeats the image config
 
 
 class PostScanner(Protocol):

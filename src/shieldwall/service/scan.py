@@ -11,6 +11,7 @@ from shieldwall import __version__, paths
 from shieldwall.analyze.base import Analyzer
 from shieldwall.analyze.registry import analyzer_versions, load_analyzers
 from shieldwall.analyze.runner import LayerResult, analyze_layer
+from shieldwall.analyze.secret.masking import mask_secrets
 from shieldwall.cache.layers import LayerCache, cache_key
 from shieldwall.errors import InputError
 from shieldwall.merge.layers import merge_layers, resolve_dependencies
@@ -94,6 +95,7 @@ def _post_scan(result: ScanResult, options: ScanOptions, progress: ScanProgress)
     """Run the post-scanners over the merged result; a crash is a counted warning."""
     findings = list(result.findings)
     warnings = list(result.warnings)
+    masked: list[str] = []
     for factory in builtin_post_scanners():
         scanner = factory(options)
         if scanner is None or scanner.scanner not in options.scanners:
@@ -108,7 +110,9 @@ def _post_scan(result: ScanResult, options: ScanOptions, progress: ScanProgress)
             continue
         findings.extend(output.findings)
         warnings.extend(output.warnings)
-    return replace(result, findings=tuple(findings), warnings=tuple(warnings), finished_at=_now())
+        masked.extend(output.masked)
+    result = replace(result, findings=tuple(findings), warnings=tuple(warnings), finished_at=_now())
+    return mask_secrets(result, masked) if masked else result
 
 
 def _layer_result(

@@ -19,6 +19,7 @@ from shieldwall.analyze.secret.analyzer import secret_finding
 from shieldwall.analyze.secret.config import SecretsConfig, build_ruleset, load_secrets_config
 from shieldwall.analyze.secret.engine import SecretEngine
 from shieldwall.analyze.secret.fingerprint import Fingerprinter, load_or_create_key
+from shieldwall.analyze.secret.masking import mask_findings
 from shieldwall.model import Finding, HistoryEntry, LayerRef, ScanResult
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class ImageConfigSecrets:
             return PostScanOutput()
         refs = _history_refs(image.history, result.layers)
         findings: list[Finding] = []
+        masked: list[str] = []
         for index, entry in enumerate(image.history):
             text = _command_lines(entry.created_by)
             seen: set[tuple[str, bytes]] = set()
@@ -89,13 +91,15 @@ class ImageConfigSecrets:
                 seen.add(key)
                 finding = secret_finding(match, history_path(index), self.fingerprint, where=f"history entry {index}")
                 findings.append(_attributed(finding, refs[index], line=None))
+                masked.append(match.secret.decode("utf-8", errors="replace"))
         for position, variable in enumerate(image.env):
             name = variable.partition("=")[0]
             for match in self.engine.scan((variable + "\n").encode("utf-8", errors="replace")):
                 finding = secret_finding(match, ENV_PATH, self.fingerprint, where=f"Env {name}")
                 origin = _setter(image.history, refs, name)
                 findings.append(_attributed(finding, origin, line=position + 1))
-        return PostScanOutput(findings=tuple(findings))
+                masked.append(match.secret.decode("utf-8", errors="replace"))
+        return PostScanOutput(findings=mask_findings(findings, masked), masked=tuple(masked))
 
 
 def _setter(history: Sequence[HistoryEntry], refs: Sequence[LayerRef], name: str) -> LayerRef | None:

@@ -8,6 +8,7 @@ from shieldwall.analyze.secret.engine import SecretEngine
 from shieldwall.analyze.secret.fingerprint import Fingerprinter
 from shieldwall.analyze.secret.rules import builtin_allowlist, builtin_rules
 
+
 @pytest.fixture(scope="session")
 def engine() -> SecretEngine:
     return SecretEngine(builtin_rules(), builtin_allowlist())

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers.secrets import ghp, token
 from shieldwall.analyze.secret import engine as engine_mod
 from shieldwall.analyze.secret.engine import SecretEngine, looks_like_words, shannon_entropy
 from shieldwall.analyze.secret.rules import builtin_allowlist, builtin_rules, parse_rules
-
-from helpers.secrets import ghp, token
 
 needs_hyperscan = pytest.mark.skipif(not engine_mod.HAVE_HYPERSCAN, reason="hyperscan not installed")
 

@@ -1,0 +1,90 @@
+"""Mask secrets wherever a scan result repeats the image config.
+
+A secret in ``Env`` or in a history command (``|1 NPM_TOKEN=... npm ci``)
+is not only a finding: the result echoes the config (``image.env``,
+``image.history``) and every layer's ``created_by`` (``result.layers``, the
+layer of each finding and package). ``mask_secrets`` replaces each secret
+value there with its redacted form, so no report, cache or store entry built
+from the result holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from shieldwall.analyze.secret.fingerprint import redact
+from shieldwall.model import Finding, LayerRef, Location, Package, ScanResult
+
+_MIN_MASKED = 6
+
+
+class _Masker:
+    def __init__(self, values: Iterable[str]) -> None:
+        unique = {v for v in values if len(v) >= _MIN_MASKED}
+        self.pairs = sorted(((v, redact(v.encode())) for v in unique), key=lambda p: -len(p[0]))
+        self.memo: dict[str, str] = {}
+
+    def text(self, value: str) -> str:
+        if value in self.memo:
+            return self.memo[value]
+        masked = value
+        for secret, shown in self.pairs:
+            if secret in masked:
+                masked = masked.replace(secret, shown)
+        self.memo[value] = masked
+        return masked
+
+    def layer(self, ref: LayerRef | None) -> LayerRef | None:
+        if ref is None or not ref.created_by:
+            return ref
+        masked = self.text(ref.created_by)
+        return ref if masked == ref.created_by else replace(ref, created_by=masked)
+
+    def location(self, loc: Location | None) -> Location | None:
+        if loc is None or loc.layer is None:
+            return loc
+        layer = self.layer(loc.layer)
+        return loc if layer is loc.layer else loc.with_layer(layer)
+
+    def finding(self, finding: Finding) -> Finding:
+        return replace(
+            finding,
+            location=self.location(finding.location),
+            deleted_in=self.layer(finding.deleted_in),
+            message=self.text(finding.message),
+        )
+
+    def package(self, package: Package) -> Package:
+        locations = tuple(self.location(loc) or loc for loc in package.locations)
+        return replace(package, locations=locations, introduced_by=self.layer(package.introduced_by))
+
+
+def mask_secrets(result: ScanResult, values: Iterable[str]) -> ScanResult:
+    """``result`` with every occurrence of ``values`` in the image config and layer commands redacted."""
+    masker = _Masker(values)
+    if not masker.pairs:
+        return result
+    image = result.image
+    if image is not None:
+        image = replace(
+            image,
+            env=tuple(masker.text(v) for v in image.env),
+            cmd=tuple(masker.text(v) for v in image.cmd),
+            entrypoint=tuple(masker.text(v) for v in image.entrypoint),
+            labels=tuple((k, masker.text(v)) for k, v in image.labels),
+            history=tuple(replace(h, created_by=masker.text(h.created_by)) for h in image.history),
+        )
+    return replace(
+        result,
+        image=image,
+        layers=tuple(masker.layer(ref) or ref for ref in result.layers),
+        findings=tuple(masker.finding(f) for f in result.findings),
+        packages=tuple(masker.package(p) for p in result.packages),
+    )
+
+
+def mask_findings(findings: Iterable[Finding], values: Iterable[str]) -> tuple[Finding, ...]:
+    """``findings`` with ``values`` redacted in their layer commands and messages."""
+    masker = _Masker(values)
+    return tuple(masker.finding(f) for f in findings) if masker.pairs else tuple(findings)
