@@ -34,7 +34,7 @@ from typing import IO, Any
 
 from shieldwall import __version__
 from shieldwall.errors import CorruptInputError, InputError, UnsafeInputError
-from shieldwall.vulndb.store import SCHEMA_VERSION, VulnDB, default_db_path, utc_now
+from shieldwall.vulndb.store import SCHEMA_VERSION, VulnDB, default_db_path, utc_now, writer_lock
 
 BUNDLE_FORMAT = "shieldwall-vulndb-bundle"
 BUNDLE_VERSION = 1
@@ -280,8 +280,9 @@ def import_bundle(
                     f"{bundle}: database digest mismatch (sha256 {sha}, manifest says {manifest.sha256}): "
                     "the bundle was altered or damaged; the database was not changed"
                 )
-            _record_changes(tmp, db_path)
-            os.replace(tmp, db_path)
+            with writer_lock(db_path):
+                _record_changes(tmp, db_path)
+                os.replace(tmp, db_path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()

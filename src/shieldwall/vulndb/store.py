@@ -32,6 +32,11 @@ from pathlib import Path
 from types import TracebackType
 
 from shieldwall import paths
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 from shieldwall.errors import CorruptInputError, InputError
 from shieldwall.vulndb import codec
 from shieldwall.vulndb.model import (
@@ -182,27 +187,11 @@ class VulnDB:
         """
         path = Path(path) if path is not None else default_db_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".building", dir=path.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        writer: VulnDBWriter | None = None
-        try:
-            if not fresh and path.is_file() and _copy_if_compatible(path, tmp):
-                pass
-            else:
-                tmp.unlink()
-            writer = VulnDBWriter(tmp)
-            yield writer
-            writer.finish()
-            _fsync(tmp)
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            raise
+        with writer_lock(path):
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".building", dir=path.parent)
+            os.close(fd)
+            with _swap_on_success(path, Path(tmp_name), fresh) as writer:
+                yield writer
 
     def backup_to(self, target: Path) -> None:
         """Write a consistent copy of the database to ``target`` (SQLite's online backup)."""
@@ -429,6 +418,40 @@ def _read_sources(conn: sqlite3.Connection) -> tuple[SourceInfo, ...]:
         "SELECT name, url, etag, last_modified, kind, imported_at, count FROM sources ORDER BY name"
     ).fetchall()
     return tuple(SourceInfo(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6])) for r in rows)
+
+
+@contextlib.contextmanager
+def writer_lock(path: Path) -> Iterator[None]:
+    """Serialise builds of one database (a second ``db update`` waits instead of losing the first's work)."""
+    lock_path = path.with_name(f".{path.name}.lock")
+    with lock_path.open("a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _swap_on_success(path: Path, tmp: Path, fresh: bool) -> Iterator[VulnDBWriter]:
+    writer: VulnDBWriter | None = None
+    try:
+        if fresh or not path.is_file() or not _copy_if_compatible(path, tmp):
+            tmp.unlink()
+        writer = VulnDBWriter(tmp)
+        yield writer
+        writer.finish()
+        _fsync(tmp)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
 
 
 def _copy_if_compatible(path: Path, tmp: Path) -> bool:

@@ -125,7 +125,9 @@ def test_a_failed_build_leaves_the_previous_database(db_path: Path) -> None:
         writer.replace_source(SourceInfo("other"), [_adv("Y-1", "npm", "y")])
         writer.replace_source(SourceInfo("fixtures"), broken_feed())
     assert db_path.read_bytes() == before
-    assert [p.name for p in db_path.parent.iterdir()] == [db_path.name]  # no temporary file left
+    assert [p.name for p in db_path.parent.iterdir() if not p.name.endswith(".lock")] == [
+        db_path.name
+    ]  # no temporary file left
     with VulnDB.open(db_path) as db:
         assert db.lookup("npm", "y") == []
         assert len(db.lookup("Debian:12", "examplelib")) == 2
@@ -224,3 +226,37 @@ def test_affected_entries_without_a_package_are_stored_not_indexed(tmp_path: Pat
     with VulnDB.open(path) as db:
         assert db.get("GIT-1") == Advisory(id="GIT-1", affected=(Affected("", ""),), source="s")
         assert db.ecosystems() == []
+
+
+def test_concurrent_builds_are_serialised(db_path: Path) -> None:
+    import threading
+
+    entered = threading.Event()
+    release = threading.Event()
+
+    def slow_writer() -> None:
+        with VulnDB.build(db_path) as writer:
+            writer.replace_source(SourceInfo("first"), [_adv("F-1", "npm", "first")])
+            entered.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    assert entered.wait(10)
+    second_done = threading.Event()
+
+    def second_writer() -> None:
+        with VulnDB.build(db_path) as writer:
+            writer.replace_source(SourceInfo("second"), [_adv("S-1", "npm", "second")])
+        second_done.set()
+
+    other = threading.Thread(target=second_writer)
+    other.start()
+    assert not second_done.wait(0.3)  # waits for the first build's lock
+    release.set()
+    thread.join(10)
+    other.join(10)
+    assert second_done.is_set()
+    with VulnDB.open(db_path) as db:  # neither build lost the other's work
+        assert [a.id for a in db.lookup("npm", "first")] == ["F-1"]
+        assert [a.id for a in db.lookup("npm", "second")] == ["S-1"]
