@@ -176,7 +176,7 @@ def test_html_is_self_contained() -> None:
 def test_table_lists_fix_and_suppressions() -> None:
     result = sample_result()
     text = render(OutputFormat.TABLE, result, sample_verdict(result))
-    assert "Remove the key from the image and rotate it." in text
+    assert "Add a USER instruction with a non-root user." in text  # the fix of the misconfiguration
     assert "Suppressed (3)" in text and "legal@example.com" in text
     assert "Gate FAILED: 2 violation(s)" in text
     assert text.rstrip().splitlines()[-1] == summary_line(result, sample_verdict(result))
