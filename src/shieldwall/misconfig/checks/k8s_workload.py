@@ -707,7 +707,7 @@ _memory_request = _resources("SW-K8S-032", "requests", "memory", LOW)
     MEDIUM,
     description="A mutable tag means different nodes may run different code, and rollbacks are impossible.",
     remediation="Pin the image to a version tag (and digest).",
-    controls=(f"{NIST}:4.1.5", f"{CIS_K8S}:5.5.1", f"{PCI}:6.3.2"),
+    controls=(f"{NIST}:4.1.5", f"{PCI}:6.3.2"),
     references=("https://kubernetes.io/docs/concepts/containers/images/",),
 )
 def _image_latest(resource: Resource) -> Iterator[Hit]:
@@ -742,7 +742,7 @@ def _image_digest(resource: Resource) -> Iterator[Hit]:
     description="With IfNotPresent or Never a node reuses whatever image it cached under the tag, bypassing "
     "registry authorisation and any update.",
     remediation="Set 'imagePullPolicy: Always' (or pin images by digest).",
-    controls=(f"{CIS_K8S}:1.2.12",),
+    controls=(f"{NIST}:4.1.5",),
     references=("https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy",),
 )
 def _pull_policy(resource: Resource) -> Iterator[Hit]:
