@@ -261,3 +261,18 @@ def test_cli_update_and_url_import(server: FeedServer, tmp_path: Path, monkeypat
     with VulnDB.open(Path(db)) as opened:
         assert opened.source(f"osv:{server.base_url}/extra/feed.zip") is not None
     assert os.environ["SHIELDWALL_OSV_URL"] == server.base_url
+
+
+def test_a_lost_database_is_rebuilt_from_the_kept_archives(server: FeedServer, options: UpdateOptions) -> None:
+    db_path = options.db_path
+    assert db_path is not None
+    server.publish("/PyPI/all.zip", _zip([_record("PY-1", "PyPI", "alpha", "1.0")]))
+    server.publish("/npm/all.zip", _zip([_record("NPM-1", "npm", "a", "1.0")]))
+    update_database(options)
+    db_path.unlink()
+    server.clear_log()
+    report = update_database(options)
+    # the server says "not modified", and the kept archives are imported again
+    assert _status(report) == {"osv:PyPI": "not-modified", "osv:npm": "not-modified"} and report.transferred == 0
+    assert sorted(r.source for r in report.imported) == ["osv:PyPI", "osv:npm"]
+    assert _ids(db_path, "PyPI", "alpha") == ["PY-1"] and _ids(db_path, "npm", "a") == ["NPM-1"]
