@@ -310,6 +310,11 @@ def _record_changes(new: Path, old: Path) -> None:
             except sqlite3.DatabaseError:
                 with contextlib.suppress(sqlite3.DatabaseError):
                     conn.execute("DETACH DATABASE o")
+        previous = 0
+        if usable_old:
+            row = conn.execute("SELECT value FROM o.meta WHERE key = 'generation'").fetchone()
+            previous = int(row[0]) if row and str(row[0]).isdigit() else 0
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(previous + 1),))
         if usable_old:
             conn.execute(
                 "INSERT OR IGNORE INTO last_change SELECT i.ecosystem, i.name FROM affected_index i "

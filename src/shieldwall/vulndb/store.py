@@ -10,7 +10,9 @@ Layout (schema version ``SCHEMA_VERSION``, kept in the ``meta`` table):
 - ``sources``: every imported feed with its URL, HTTP validators, import time, count.
 - ``kev``, ``epss``: prioritisation data keyed by CVE id.
 - ``last_change``: the (ecosystem, name) pairs whose advisories the last
-  build added, changed or removed, so a monitor re-matches only those.
+  build added, changed or removed, so a monitor re-matches only those;
+  ``meta('generation')`` counts committed builds (1, 2, 3...) so a monitor
+  can tell whether it missed one.
 
 Readers open the file read-only. Writers never touch it in place:
 ``VulnDB.build(path)`` copies it next to itself, changes the copy and swaps it
@@ -333,6 +335,11 @@ class VulnDB:
     def source(self, name: str) -> SourceInfo | None:
         """One imported feed by name."""
         return next((s for s in self.sources() if s.name == name), None)
+
+    def generation(self) -> int:
+        """How many builds produced this database (0 when unknown); consecutive builds differ by one."""
+        text = self.meta("generation")
+        return int(text) if text.isdigit() else 0
 
     def last_update(self) -> datetime | None:
         """When the database was last rebuilt (UTC), or None when unknown."""
@@ -672,6 +679,9 @@ class VulnDBWriter:
         self._conn.execute("DELETE FROM last_change")
         self._conn.executemany("INSERT OR IGNORE INTO last_change VALUES (?, ?)", sorted(self._changed))
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('updated_at', ?)", (utc_now(),))
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        generation = int(row[0]) + 1 if row and str(row[0]).isdigit() else 1
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(generation),))
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         self._conn.commit()
         self._conn.execute("PRAGMA optimize")

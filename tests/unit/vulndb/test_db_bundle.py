@@ -68,8 +68,9 @@ def test_round_trip(tmp_path: Path) -> None:
     with VulnDB.open(target) as db:
         assert [a.id for a in db.lookup("npm", "b")] == ["ID-b"]
         assert db.lookup("npm", "old") == []
-        # the change set is relative to the database the bundle replaced
+        # the change set and the build generation follow on from the database the bundle replaced
         assert db.changed_packages() == {("npm", "b"), ("npm", "old")}
+        assert db.generation() == 2
     assert [p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")] == [target.name]
 
 

@@ -92,6 +92,7 @@ def test_same_id_from_two_sources_keeps_the_latest_modified(tmp_path: Path) -> N
 def test_changed_packages_track_adds_changes_and_removals(db_path: Path) -> None:
     with VulnDB.open(db_path) as db:
         first = db.changed_packages()
+        assert db.generation() == 1
     assert ("PyPI", "example-package") in first and ("Debian:12", "examplelib") in first
 
     advisories = {a.id: a for a in _fixture_advisories()}
@@ -113,6 +114,7 @@ def test_changed_packages_track_adds_changes_and_removals(db_path: Path) -> None
     assert (stats.added, stats.changed, stats.removed, stats.unchanged) == (0, 0, 0, 5)
     with VulnDB.open(db_path) as db:
         assert db.changed_packages() == frozenset()
+        assert db.generation() == 3  # every committed build counts, even one that changed nothing
 
 
 def test_a_failed_build_leaves_the_previous_database(db_path: Path) -> None:
