@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,16 +67,23 @@ class ImageConfigSecrets:
     name = "image-config-secrets"
     scanner = "secret"
 
-    def __init__(self, engine: SecretEngine, fingerprint: Fingerprinter) -> None:
-        self.engine = engine
+    def __init__(self, engine: SecretEngine | Callable[[], SecretEngine], fingerprint: Fingerprinter) -> None:
+        self._engine = engine
         self.fingerprint = fingerprint
+
+    @property
+    def engine(self) -> SecretEngine:
+        """The engine, built on first use (a directory target never needs it)."""
+        if not isinstance(self._engine, SecretEngine):
+            self._engine = self._engine()
+        return self._engine
 
     def run(self, result: ScanResult) -> PostScanOutput:
         """Findings for secrets in ``Env`` values and history commands."""
         from shieldwall.service.postscan import PostScanOutput
 
         image = result.image
-        if image is None:
+        if image is None or not (image.env or image.history):
             return PostScanOutput()
         refs = _history_refs(image.history, result.layers)
         findings: list[Finding] = []
@@ -127,10 +134,12 @@ def image_config_secret_scanner(options: ScanOptions) -> ImageConfigSecrets | No
 
     if "secret" not in options.scanners:
         return None
-    config_path = find_project_config(Path.cwd())
-    config = load_secrets_config(config_path) if config_path else SecretsConfig()
-    ruleset = build_ruleset(config)
     cache = options.cache_dir or paths.cache_dir()
-    engine = SecretEngine(ruleset.rules, ruleset.allowlist, cache_dir=cache)
-    key = load_or_create_key(paths.data_dir())
-    return ImageConfigSecrets(engine, Fingerprinter(key))
+
+    def engine() -> SecretEngine:
+        config_path = find_project_config(Path.cwd())
+        config = load_secrets_config(config_path) if config_path else SecretsConfig()
+        ruleset = build_ruleset(config)
+        return SecretEngine(ruleset.rules, ruleset.allowlist, cache_dir=cache)
+
+    return ImageConfigSecrets(engine, Fingerprinter(load_or_create_key(paths.data_dir())))
