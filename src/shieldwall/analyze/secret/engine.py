@@ -69,19 +69,25 @@ def shannon_entropy(data: bytes) -> float:
 
 
 _UUID = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_WORDISH = re.compile(rb"[a-z]{4,}|[A-Z][a-z]{3,}|[A-Z]{5,}")
+_WORDISH = re.compile(rb"[a-z]{3,}|[A-Z][a-z]{2,}|[A-Z]{4,}")
+_VOWELS = frozenset(b"aeiouyAEIOUY")
 
 
 def looks_like_words(secret: bytes) -> bool:
-    """True when most of ``secret`` is runs of dictionary-like letters (an identifier, not a key).
+    """True when most of ``secret`` is runs of word-like letters (an identifier, not a key).
 
-    Random tokens mix cases chaotically, so runs of all-lower, Capitalised or
-    all-upper letters rarely cover half of them; identifiers such as
-    ``refresh_token_expired_v2`` are almost nothing else.
+    A run counts when it is all-lower, Capitalised or all-upper and about a
+    third of it is vowels, as in English words; random tokens mix cases
+    chaotically and are vowel-poor, so such runs rarely cover half of them,
+    while identifiers like ``refresh_token_expired_v2`` are almost nothing else.
     """
     if not secret:
         return True
-    covered = sum(len(m) for m in _WORDISH.findall(secret))
+    covered = 0
+    for run in _WORDISH.findall(secret):
+        vowels = sum(1 for c in run if c in _VOWELS)
+        if vowels * 4 >= len(run) and (len(run) >= 4 or vowels):
+            covered += len(run)
     return covered * 2 > len(secret)
 
 
