@@ -32,9 +32,9 @@ def builtin_factories() -> list[AnalyzerFactory]:
     from shieldwall.analyze.misconfig import ANALYZERS as MISCONFIG_ANALYZERS
 
     factories += [*MISCONFIG_ANALYZERS]
-    from shieldwall.analyze.malware import malware_analyzer
+    from shieldwall.analyze.malware import MalwareAnalyzer, malware_analyzer
 
-    factories += [malware_analyzer]
+    factories += [declare(malware_analyzer, name=MalwareAnalyzer.name, scanner=MalwareAnalyzer.scanner)]
     from shieldwall.analyze.secret import ANALYZERS as SECRET_ANALYZERS
 
     factories += [*SECRET_ANALYZERS]
@@ -56,6 +56,23 @@ def scanner_of(analyzer: Analyzer) -> str:
     return str(getattr(analyzer, "scanner", INVENTORY))
 
 
+def _family_wanted(family: str, scanners: Collection[str] | None, wants_inventory: bool) -> bool:
+    if family == INVENTORY:
+        return wants_inventory
+    return scanners is None or family in scanners
+
+
+def declare(factory: AnalyzerFactory, *, name: str, scanner: str) -> AnalyzerFactory:
+    """Tag a function factory with the analyzer name and scanner family it builds.
+
+    ``load_analyzers`` reads the tags to skip unwanted detectors without
+    constructing them (classes carry the same information as class attributes).
+    """
+    setattr(factory, "name", name)  # noqa: B010 - functions take attributes only this way under mypy
+    setattr(factory, "scanner", scanner)  # noqa: B010
+    return factory
+
+
 def load_analyzers(
     *,
     include_plugins: bool = True,
@@ -75,15 +92,20 @@ def load_analyzers(
     analyzers: list[Analyzer] = []
     seen: set[str] = set()
     for factory in factories:
+        # Skip what is not wanted before paying for construction (detectors compile rule sets);
+        # factories may declare ``name``/``scanner`` (classes do as class attributes).
+        declared_name = getattr(factory, "name", None)
+        if only is not None and isinstance(declared_name, str) and declared_name not in only:
+            continue
+        declared = getattr(factory, "scanner", INVENTORY if isinstance(factory, type) else None)
+        if isinstance(declared, str) and not _family_wanted(declared, scanners, wants_inventory):
+            continue
         analyzer = factory()
         if analyzer.name in seen:
             continue
         if only is not None and analyzer.name not in only:
             continue
-        family = scanner_of(analyzer)
-        if scanners is not None and family != INVENTORY and family not in scanners:
-            continue
-        if family == INVENTORY and not wants_inventory:
+        if not _family_wanted(scanner_of(analyzer), scanners, wants_inventory):
             continue
         seen.add(analyzer.name)
         analyzers.append(analyzer)

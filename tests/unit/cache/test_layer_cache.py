@@ -49,7 +49,7 @@ def test_no_cache_option(tmp_path: Path) -> None:
     again = PkgListAnalyzer()
     scan_target(str(archive), ScanOptions(extra_analyzers=(again,), **opts))  # type: ignore[arg-type]
     assert again.calls == 2
-    assert not (tmp_path / "c").exists()
+    assert not (tmp_path / "c" / "layers").exists()
 
 
 def test_corrupt_cache_entry_is_a_miss(tmp_path: Path) -> None:

@@ -29,7 +29,12 @@ SPEC = ImageSpec(
 
 def _scan(target: str, **kw: object) -> ScanResult:
     pkg = PkgListAnalyzer()
-    options = ScanOptions(analyzers=("os-release",), extra_analyzers=(pkg, MarkerAnalyzer(), CrashingAnalyzer()), **kw)  # type: ignore[arg-type]
+    options = ScanOptions(
+        analyzers=("os-release",),
+        extra_analyzers=(pkg, MarkerAnalyzer(), CrashingAnalyzer()),
+        scanners=frozenset(),  # the engine alone: no post-scanners
+        **kw,
+    )  # type: ignore[arg-type]
     return scan_target(target, options)
 
 
