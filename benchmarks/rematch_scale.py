@@ -264,6 +264,20 @@ def populate(store: Store, inventories: int, seed: int) -> tuple[int, dict[tuple
     return total, names
 
 
+def reuse(store: Store) -> tuple[int, dict[tuple[str, str], int]] | None:
+    """The fleet a previous run left (its findings cleared), or None when the store is empty."""
+    with store.engine.begin() as conn:
+        rows = conn.execute(
+            text("SELECT ecosystem, lookup_name, COUNT(*) FROM inventory_packages GROUP BY ecosystem, lookup_name")
+        ).all()
+        if not rows:
+            return None
+        conn.execute(text("DELETE FROM findings"))
+        conn.execute(text("DELETE FROM alert_outbox"))
+    names = {(str(e), str(n)): int(c) for e, n, c in rows}
+    return sum(names.values()), names
+
+
 def _bulk_insert(conn: Any, dialect: str, rows: list[tuple[Any, ...]]) -> None:
     raw = conn.connection.driver_connection
     if dialect == "postgresql":
@@ -371,9 +385,13 @@ def run_backend(backend: str, url: str, args: argparse.Namespace, workdir: Path)
     """Populate one backend and measure both change sizes."""
     store = Store.open(url, audit_key_path=workdir / f"{backend}-audit.pem", checkpoint_every=1000)
     try:
-        print(f"[{backend}] generating {args.inventories} inventories", file=sys.stderr, flush=True)
+        reused = reuse(store) if args.reuse else None
         start = time.perf_counter()
-        total, names = populate(store, args.inventories, args.seed)
+        if reused is not None:
+            total, names = reused
+        else:
+            print(f"[{backend}] generating {args.inventories} inventories", file=sys.stderr, flush=True)
+            total, names = populate(store, args.inventories, args.seed)
         print(
             f"[{backend}] inserted {total} package rows ({len(names)} distinct names) in "
             f"{time.perf_counter() - start:.1f}s",
@@ -402,13 +420,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pg-url", default="", help="An empty PostgreSQL database (default: a throw-away server).")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--reuse", action="store_true", help="Reuse the SQLite fleet in --workdir (findings cleared).")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="shieldwall-rematch-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results: list[Measure] = []
     if args.backend in ("sqlite", "both"):
         db = workdir / "store.db"
-        db.unlink(missing_ok=True)
+        if not args.reuse:
+            db.unlink(missing_ok=True)
         results += run_backend("sqlite", f"sqlite:///{db}", args, workdir)
     if args.backend in ("postgresql", "both"):
         server = None

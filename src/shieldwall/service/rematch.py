@@ -27,19 +27,21 @@ from sqlalchemy.orm import Session
 
 from shieldwall.alert.config import AlertSettings
 from shieldwall.alert.queue import current_tags, queue_alerts
-from shieldwall.match.matcher import AdvisorySource, match_packages
-from shieldwall.model import FindingKind
+from shieldwall.match.matcher import AdvisorySource, PrioritySource, match_packages
+from shieldwall.model import FindingKind, Package
 from shieldwall.store import audit
 from shieldwall.store.core import Store, utcnow
 from shieldwall.store.inventory import changed_keys, layers_from_json, os_from_json, row_package
 from shieldwall.store.records import LifecycleChange, active_exceptions, apply_lifecycle
 from shieldwall.store.schema import Asset, FindingStatus, Inventory, InventoryPackage, StoredFinding
+from shieldwall.vulndb.model import Advisory, EpssEntry, KevEntry
 
 log = logging.getLogger(__name__)
 
 NAME_BATCH = 500
 INVENTORY_BATCH = 100
 MAX_LISTED_ASSETS = 200
+MAX_BOUND_PACKAGE_IDS = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +168,11 @@ def rematch(
     report.package_rows_read = sum(len(v) for v in rows_by_inventory.values())
     inventory_ids = sorted(rows_by_inventory)
     report.inventories = len(inventory_ids)
+    cached = CachedAdvisories(source)
     for start in range(0, len(inventory_ids), INVENTORY_BATCH):
         batch = inventory_ids[start : start + INVENTORY_BATCH]
         with store.session() as session:
-            results = [
-                _rematch_inventory(session, source, inv, rows_by_inventory[inv], alerts, reason) for inv in batch
-            ]
-            done = [r for r in results if r is not None]
+            done = _rematch_batch(session, cached, batch, rows_by_inventory, alerts, reason)
             report.assets.extend(done)
             report.alerts_queued += sum(r.alerts for r in done)
             touched = [r for r in done if r.new or r.changed or r.not_applicable]
@@ -203,61 +203,98 @@ def rematch(
     return report
 
 
-def _rematch_inventory(
+class CachedAdvisories:
+    """An advisory source that looks each (ecosystem, name) up once per rematch (inventories share names)."""
+
+    def __init__(self, source: AdvisorySource) -> None:
+        self._source = source
+        self._cache: dict[tuple[str, str], Sequence[Advisory]] = {}
+
+    def lookup(self, ecosystem: str, name: str) -> Sequence[Advisory]:
+        """Advisories for ``name`` in ``ecosystem`` (cached)."""
+        key = (ecosystem, name)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._source.lookup(ecosystem, name)
+            self._cache[key] = hit
+        return hit
+
+    def kev(self, cve_id: str) -> KevEntry | None:
+        """The source's KEV entry, when it has KEV data."""
+        return self._source.kev(cve_id) if isinstance(self._source, PrioritySource) else None
+
+    def epss(self, cve_id: str) -> EpssEntry | None:
+        """The source's EPSS score, when it has EPSS data."""
+        return self._source.epss(cve_id) if isinstance(self._source, PrioritySource) else None
+
+
+def _rematch_batch(
     session: Session,
-    source: AdvisorySource,
-    inventory_id: int,
-    rows: Sequence[InventoryPackage],
+    source: CachedAdvisories,
+    batch: Sequence[int],
+    rows_by_inventory: dict[int, list[InventoryPackage]],
     alerts: AlertSettings | None,
     reason: str,
-) -> AssetRematch | None:
-    inventory = session.get(Inventory, inventory_id)
-    if inventory is None:  # replaced by a scan since the rows were read
-        return None
-    asset = session.get(Asset, inventory.asset_id)
-    if asset is None:  # pragma: no cover - cascade deletes inventories with assets
-        return None
-    layers = layers_from_json(inventory.layers)
-    packages = [row_package(row, layers) for row in rows if row.inventory_id == inventory.id]
-    os = os_from_json(inventory.os_info)
-    findings = match_packages(packages, os, source).findings
-    package_ids = {p.id for p in packages}
-    existing = {
-        row.fingerprint: row
-        for row in session.scalars(
-            select(StoredFinding).where(
-                StoredFinding.asset_id == asset.id,
-                StoredFinding.kind == str(FindingKind.VULNERABILITY),
-                StoredFinding.package_id.in_(sorted(package_ids)),
+) -> list[AssetRematch]:
+    """Rematch a batch of inventories in one transaction, reading their assets and findings in bulk."""
+    inventories = list(session.scalars(select(Inventory).where(Inventory.id.in_(list(batch)))))
+    assets = {a.id: a for a in session.scalars(select(Asset).where(Asset.id.in_([i.asset_id for i in inventories])))}
+    rebuilt: dict[int, tuple[Inventory, list[Package]]] = {}
+    all_ids: set[str] = set()
+    for inventory in inventories:
+        layers = layers_from_json(inventory.layers)
+        packages = [row_package(row, layers) for row in rows_by_inventory.get(inventory.id, ())]
+        rebuilt[inventory.id] = (inventory, packages)
+        all_ids.update(p.id for p in packages)
+    query = select(StoredFinding).where(
+        StoredFinding.asset_id.in_(list(assets)), StoredFinding.kind == str(FindingKind.VULNERABILITY)
+    )
+    if len(all_ids) <= MAX_BOUND_PACKAGE_IDS:
+        query = query.where(StoredFinding.package_id.in_(sorted(all_ids)))
+    existing: dict[int, dict[str, StoredFinding]] = defaultdict(dict)
+    for row in session.scalars(query):
+        existing[row.asset_id][row.fingerprint] = row
+    now = utcnow()
+    exceptions = active_exceptions(session, now)
+    results: list[AssetRematch] = []
+    for inventory_id in batch:
+        if inventory_id not in rebuilt:  # replaced by a scan since the rows were read
+            continue
+        inventory, packages = rebuilt[inventory_id]
+        asset = assets.get(inventory.asset_id)
+        if asset is None:  # pragma: no cover - cascade deletes inventories with assets
+            continue
+        findings = match_packages(packages, os_from_json(inventory.os_info), source).findings
+        package_ids = {p.id for p in packages}
+        mine = {fp: row for fp, row in existing[asset.id].items() if row.package_id in package_ids}
+        change: LifecycleChange = apply_lifecycle(
+            session,
+            asset.id,
+            findings,
+            mine,
+            sweep=lambda row, ids=package_ids: row.package_id in ids,  # type: ignore[misc]
+            gone_status=FindingStatus.NOT_APPLICABLE,
+            scan_id=None,
+            now=now,
+            packages={p.id: p for p in packages},
+            exceptions=exceptions,
+        )
+        queued = 0
+        if change.alertable and alerts is not None and alerts.channels:
+            queued = queue_alerts(session, alerts, asset, current_tags(session, asset.id), change.alertable, reason)
+        results.append(
+            AssetRematch(
+                asset_id=asset.id,
+                identifier=asset.identifier,
+                golden=asset.golden,
+                packages=len(packages),
+                new=tuple(sorted(r.rule_id for r in change.new)),
+                changed=tuple(sorted(r.rule_id for r in change.changed)),
+                not_applicable=tuple(sorted(r.rule_id for r in change.gone)),
+                alerts=queued,
             )
         )
-    }
-    now = utcnow()
-    change: LifecycleChange = apply_lifecycle(
-        session,
-        asset.id,
-        findings,
-        existing,
-        sweep=lambda row: row.package_id in package_ids,
-        gone_status=FindingStatus.NOT_APPLICABLE,
-        scan_id=None,
-        now=now,
-        packages={p.id: p for p in packages},
-        exceptions=active_exceptions(session, now),
-    )
-    queued = 0
-    if change.alertable:
-        queued = queue_alerts(session, alerts, asset, current_tags(session, asset.id), change.alertable, reason)
-    return AssetRematch(
-        asset_id=asset.id,
-        identifier=asset.identifier,
-        golden=asset.golden,
-        packages=len(packages),
-        new=tuple(sorted(r.rule_id for r in change.new)),
-        changed=tuple(sorted(r.rule_id for r in change.changed)),
-        not_applicable=tuple(sorted(r.rule_id for r in change.gone)),
-        alerts=queued,
-    )
+    return results
 
 
 VULNDB_STATE = "vulndb.seen"
