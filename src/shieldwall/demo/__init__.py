@@ -30,9 +30,30 @@ def _walk(node: Traversable, prefix: str) -> list[tuple[str, Traversable]]:
     return items
 
 
+def eicar_test_file() -> bytes:
+    """The EICAR anti-virus test string, assembled at build time.
+
+    It is harmless by design, but committing it verbatim would make virus
+    scanners on developers' machines quarantine the repository.
+    """
+    parts = ["X5O!P%@AP[4\\PZX54(P^)7CC)7}", "$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!", "$H+H*"]
+    return "".join(parts).encode("ascii")
+
+
+# Files synthesised at build time, per layer directory (see ``eicar_test_file``).
+_GENERATED = {"2-node-app": {"app/web/public/uploads/invoice.pdf.com": eicar_test_file}}
+
+
 def _layer_tar(root: Traversable) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, make in sorted(_GENERATED.get(root.name, {}).items()):
+            data = make()
+            info = tarfile.TarInfo(name)
+            info.mtime = _MTIME
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
         for path, node in _walk(root, ""):
             info = tarfile.TarInfo(path)
             info.mtime = _MTIME

@@ -10,6 +10,8 @@ from rich.console import Console
 from shieldwall.demo import build_demo_image
 from shieldwall.report.table import print_table
 from shieldwall.service.scan import scan_target
+from shieldwall.vulndb.samples import import_bundled_samples
+from shieldwall.vulndb.store import default_db_path
 
 
 def main(argv: list[str]) -> int:
@@ -17,7 +19,12 @@ def main(argv: list[str]) -> int:
     out_dir = Path(argv[0] if argv else ".demo")
     console = Console()
     archive = build_demo_image(out_dir)
-    console.print(f"[bold]Built[/] {archive} from the bundled sample layers; scanning it:\n")
+    count = import_bundled_samples(default_db_path())
+    console.print(
+        f"[bold]Built[/] {archive} from the bundled sample layers and imported {count} bundled sample"
+        f" advisories into {default_db_path()} (offline; `shieldwall db update` fetches the full feeds)."
+        " Scanning it:\n"
+    )
     result = scan_target(f"docker-archive:{archive}")
     print_table(result, console)
     console.print(

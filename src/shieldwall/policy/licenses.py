@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shieldwall.config.sections import LicenseSection
-from shieldwall.model import Evidence, Finding, FindingKind, Package, ScanResult, Severity
+from shieldwall.model import Evidence, Finding, FindingKind, Package, PackageType, ScanResult, Severity
 
 if TYPE_CHECKING:
     from shieldwall.service.postscan import PostScanOutput
@@ -62,6 +62,9 @@ def denied_ids(expression: str, deny: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(i for hits in hits_per_alternative for i in hits))
 
 
+_OS_PACKAGE_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
+
+
 @dataclass(slots=True)
 class LicenseScanner:
     """Post-scanner: one finding per package and denied licence."""
@@ -70,6 +73,9 @@ class LicenseScanner:
     severity: Severity = Severity.HIGH
     name: str = DETECTOR
     scanner: str = "license"
+    # Distribution packages carry the distro's licences (GPL throughout a Debian base is normal
+    # and not a choice the team made); the deny list is about the application's dependencies.
+    include_os_packages: bool = False
 
     def run(self, result: ScanResult) -> PostScanOutput:
         """Findings for every package whose licence is denied."""
@@ -78,6 +84,8 @@ class LicenseScanner:
         findings: list[Finding] = []
         seen: set[tuple[str, str]] = set()
         for package in result.packages:
+            if package.type in _OS_PACKAGE_TYPES and not self.include_os_packages:
+                continue
             for expression in package.licenses:
                 for licence in denied_ids(expression, self.deny):
                     if (package.id, licence) in seen:

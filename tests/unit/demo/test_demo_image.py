@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from shieldwall.demo import build_demo_image
-from shieldwall.model import PackageType, ScanResult
+from shieldwall.model import FindingKind, PackageType, ScanResult
+from shieldwall.report.json_report import render_json
 from shieldwall.service.scan import ScanOptions, scan_target
 
 
@@ -19,7 +20,7 @@ def test_demo_image_identity(demo: ScanResult) -> None:
     assert demo.target.tags == ("shieldwall/demo:1.0",)
     assert demo.os is not None and (demo.os.family, demo.os.version) == ("debian", "12")
     assert demo.image is not None and demo.image.exposed_ports == ("8080/tcp",)
-    assert len(demo.layers) == 5 and demo.layers[4].created_by == "RUN rm /app/web/.npmrc"
+    assert len(demo.layers) == 5 and demo.layers[4].created_by == "RUN rm /app/web/.npmrc /root/.ssh/id_rsa"
 
 
 def test_demo_inventory_by_layer(demo: ScanResult) -> None:
@@ -45,3 +46,36 @@ def test_demo_packages(demo: ScanResult) -> None:
     flask = next(p for p in demo.packages if p.name == "Flask" and "dist-info" in p.locations[0].path)
     names = {q.name for q in demo.packages if q.id in flask.dependency_ids}
     assert {"Werkzeug", "Jinja2", "itsdangerous", "click"} <= names
+
+
+@pytest.fixture(scope="module")
+def demo_full(tmp_path_factory: pytest.TempPathFactory) -> ScanResult:
+    """The demo as ``make demo`` runs it: every scanner, the bundled sample advisories."""
+    from shieldwall.vulndb.samples import import_bundled_samples
+
+    data = tmp_path_factory.mktemp("data")
+    import_bundled_samples(data / "vulndb" / "vulndb.sqlite")
+    archive = build_demo_image(tmp_path_factory.mktemp("demo-full"))
+    return scan_target(f"docker-archive:{archive}", ScanOptions(use_cache=False, data_dir=data))
+
+
+def test_demo_reports_real_vulnerabilities(demo_full: ScanResult) -> None:
+    vulns = [f for f in demo_full.findings if f.kind is FindingKind.VULNERABILITY]
+    ids = {f.rule_id for f in vulns} | {a for f in vulns for a in f.aliases}
+    assert "CVE-2021-23337" in ids  # lodash 4.17.15 command injection, fixed in 4.17.21
+    assert "CVE-2020-14343" in ids  # PyYAML 5.3.1 full_load, fixed in 5.4
+    lodash = next(f for f in vulns if f.rule_id == "CVE-2021-23337")
+    assert lodash.vuln is not None and lodash.vuln.fixed_version == "4.17.21"
+    assert lodash.location is not None and lodash.location.layer is not None and lodash.location.layer.index == 2
+
+
+def test_demo_reports_planted_secret_deleted_key_and_eicar(demo_full: ScanResult) -> None:
+    secrets = [f for f in demo_full.findings if f.kind is FindingKind.SECRET]
+    aws = [f for f in secrets if f.location and f.location.path == "/app/config/settings.py"]
+    assert aws and all(f.location and f.location.line for f in aws)
+    key = [f for f in secrets if f.location and f.location.path == "/root/.ssh/id_rsa"]
+    assert key and all(f.deleted_in is not None and f.deleted_in.index == 4 for f in key)
+    (eicar,) = [f for f in demo_full.findings if f.kind is FindingKind.MALWARE]
+    assert eicar.location is not None and eicar.location.path.endswith("invoice.pdf.com")
+    assert eicar.location.layer is not None and eicar.location.layer.index == 2
+    assert "r9Xk2Vb7Lq0pWz8Yt3Nc6Hd1Fj5Sg4Ua2Ee7Ri9O" not in render_json(demo_full)

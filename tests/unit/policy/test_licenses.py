@@ -39,8 +39,12 @@ def test_license_ids_skip_operators_and_exceptions() -> None:
     assert ids == ["Apache-2.0", "MIT", "BSD-3-Clause"]
 
 
+def test_os_packages_are_left_out_by_default() -> None:
+    assert LicenseScanner(DENY).run(sample_result()).findings == ()  # BASH is a deb package
+
+
 def test_scanner_reports_denied_packages_only() -> None:
-    output = LicenseScanner(DENY).run(sample_result())
+    output = LicenseScanner(DENY, include_os_packages=True).run(sample_result())
     (finding,) = output.findings
     assert finding.kind is FindingKind.LICENSE and finding.package_id == BASH.id
     assert finding.rule_id == "license:GPL-3.0-or-later" and license_of(finding) == "GPL-3.0-or-later"
@@ -48,8 +52,8 @@ def test_scanner_reports_denied_packages_only() -> None:
 
 
 def test_fingerprint_is_stable_per_package_and_licence() -> None:
-    a = LicenseScanner(DENY).run(sample_result()).findings[0]
-    b = LicenseScanner(("GPL-3*",)).run(sample_result()).findings[0]
+    a = LicenseScanner(DENY, include_os_packages=True).run(sample_result()).findings[0]
+    b = LicenseScanner(("GPL-3*",), include_os_packages=True).run(sample_result()).findings[0]
     assert a.fingerprint == b.fingerprint
 
 
