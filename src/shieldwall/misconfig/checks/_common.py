@@ -52,6 +52,9 @@ def literal_secret(value: object) -> bool:
     return bool(text) and not _PLACEHOLDER.match(text)
 
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}")
+
+
 @dataclass(frozen=True, slots=True)
 class ImageRef:
     """An image reference split into registry/repository, tag and digest."""
@@ -66,9 +69,14 @@ class ImageRef:
         return "$" in self.name or "$" in self.tag or "{{" in self.name
 
     @property
+    def pinned_digest(self) -> bool:
+        """True for a well-formed digest (``sha256:`` + 64 or ``sha512:`` + 128 lower-case hex digits)."""
+        return bool(_DIGEST.fullmatch(self.digest))
+
+    @property
     def unpinned(self) -> bool:
         """No tag, or the ``latest`` tag, and no digest."""
-        return not self.digest and (not self.tag or self.tag.lower() == "latest")
+        return not self.pinned_digest and (not self.tag or self.tag.lower() == "latest")
 
 
 def parse_image(reference: str) -> ImageRef:
@@ -86,3 +94,11 @@ def parse_image(reference: str) -> ImageRef:
 
 
 SSH_PORTS = frozenset({22, 2222})
+
+SECRET_VALUE = re.compile(
+    r"AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|\bbearer\s+[A-Za-z0-9._~+/-]{16,}|"
+    r"\bgh[pousr]_[A-Za-z0-9]{30,}|\bxox[abposr]-[A-Za-z0-9-]{10,}|\bsk_live_[A-Za-z0-9]{16,}|"
+    r"\bAIza[0-9A-Za-z_-]{35}\b|\bglpat-[A-Za-z0-9_-]{20}\b",
+    re.IGNORECASE,
+)
+"""Values that are credentials whatever their key is called (cloud keys, private keys, bearer tokens)."""

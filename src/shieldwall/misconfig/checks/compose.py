@@ -236,7 +236,7 @@ def _latest(resource: Resource) -> Iterator[Hit]:
 )
 def _digest(resource: Resource) -> Iterator[Hit]:
     image = _spec(resource).get("image")
-    if isinstance(image, str) and not parse_image(image).variable and not parse_image(image).digest:
+    if isinstance(image, str) and not parse_image(image).variable and not parse_image(image).pinned_digest:
         yield _at(resource, f"image {image!r} has no digest", "image", image)
 
 

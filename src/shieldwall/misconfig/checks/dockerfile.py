@@ -161,7 +161,7 @@ def _latest_base(resource: Resource) -> Iterator[Hit]:
 def _no_digest(resource: Resource) -> Iterator[Hit]:
     for stage, item in _bases(_df(resource)):
         image = parse_image(stage.base)
-        if not image.variable and not image.digest:
+        if not image.variable and not image.pinned_digest:
             yield Hit(
                 f"base image {stage.base!r} has no digest",
                 item.line,

@@ -28,15 +28,20 @@ class Component:
     """A control-plane container and its parsed ``--flag=value`` arguments."""
 
     container: Container
-    flags: dict[str, str]
+    flags: dict[str, list[str]]
 
     def get(self, name: str) -> str | None:
-        """Value of ``--name`` (``""`` for a bare flag), ``None`` when absent."""
-        return self.flags.get(name)
+        """Value of ``--name`` (the last one wins, as for the binaries), ``None`` when absent."""
+        found = self.flags.get(name)
+        return found[-1] if found else None
+
+    def every(self, name: str) -> list[str]:
+        """Every value given for ``--name`` (a flag repeated with a dangerous value is still reported)."""
+        return self.flags.get(name, [])
 
     def values(self, name: str) -> list[str]:
-        """Comma-separated values of a flag."""
-        return [v.strip() for v in (self.flags.get(name) or "").split(",") if v.strip()]
+        """Comma-separated values of a flag (all occurrences)."""
+        return [v.strip() for raw in self.every(name) for v in raw.split(",") if v.strip()]
 
 
 def components(resource: Resource, program: str) -> Iterator[Component]:
@@ -48,7 +53,7 @@ def components(resource: Resource, program: str) -> Iterator[Component]:
         names = [w.rsplit("/", 1)[-1] for w in words[:3] if not w.startswith("-")]
         if program not in names:
             continue
-        flags: dict[str, str] = {}
+        flags: dict[str, list[str]] = {}
         index = 0
         while index < len(words):
             word = words[index]
@@ -59,7 +64,7 @@ def components(resource: Resource, program: str) -> Iterator[Component]:
             if not sep and index < len(words) and not words[index].startswith("-"):
                 value = words[index]
                 index += 1
-            flags[name] = value
+            flags.setdefault(name, []).append(value)
         yield Component(c, flags)
 
 
@@ -122,8 +127,8 @@ def not_value(flag: str, wanted: str, default_ok: bool = False) -> Predicate:
 
 
 def is_value(flag: str, bad: str) -> Predicate:
-    """Problem when ``--flag`` equals ``bad``."""
-    return lambda comp: f"--{flag}={bad}" if (comp.get(flag) or "").lower() == bad else ""
+    """Problem when any ``--flag`` equals ``bad``."""
+    return lambda comp: f"--{flag}={bad}" if any(v.lower() == bad for v in comp.every(flag)) else ""
 
 
 def present(flag: str) -> Predicate:
@@ -164,14 +169,19 @@ def both(first: str, second: str) -> Predicate:
 
 
 def pod_security_plugin(comp: Component) -> str:
-    """PodSecurity is on by default since 1.23: a problem only when disabled (or an explicit list omits every
-    pod security plugin while PodSecurity is disabled)."""
+    """CIS 1.2.13: SecurityContextDeny when PodSecurityPolicy is not used (PodSecurity, its successor, counts)."""
     enabled = set(comp.values("enable-admission-plugins"))
-    if enabled & {"PodSecurityPolicy", "SecurityContextDeny"}:
+    if enabled & {"PodSecurityPolicy", "SecurityContextDeny", "PodSecurity"}:
         return ""
-    if "PodSecurity" in comp.values("disable-admission-plugins"):
-        return "PodSecurity is disabled and SecurityContextDeny is not enabled"
-    return ""
+    return "neither SecurityContextDeny, PodSecurityPolicy nor PodSecurity is in --enable-admission-plugins"
+
+
+def pod_security_admission(comp: Component) -> str:
+    """No pod security admission plugin (PodSecurityPolicy or PodSecurity) is explicitly enabled."""
+    enabled = set(comp.values("enable-admission-plugins"))
+    if enabled & {"PodSecurityPolicy", "PodSecurity"} and "PodSecurity" not in comp.values("disable-admission-plugins"):
+        return ""
+    return "--enable-admission-plugins names neither PodSecurity nor PodSecurityPolicy"
 
 
 def insecure_port(comp: Component) -> str:
@@ -251,6 +261,10 @@ _flags = [
                "Set --insecure-port=0 and remove --insecure-bind-address.", (f"{NSA}:C-0005",)),
     flag_check("SW-K8S-329", A, "Basic authentication file configured", HIGH, "1.2.2", "basic-auth-file",
                present("basic-auth-file"), "Remove --basic-auth-file."),
+    flag_check("SW-K8S-330", A, "Pod security admission plugin not explicitly enabled", LOW, "5.2.1",
+               "enable-admission-plugins", pod_security_admission,
+               "Add PodSecurity to --enable-admission-plugins and label namespaces with an enforce level.",
+               (f"{NSA}:C-0068",)),
     flag_check("SW-K8S-340", C, "Terminated pod garbage collection threshold not set", LOW, "1.3.1",
                "terminated-pod-gc-threshold", missing("terminated-pod-gc-threshold"),
                "Set --terminated-pod-gc-threshold."),

@@ -1,4 +1,8 @@
-"""Kubernetes RBAC checks (input ``kubernetes``): Roles, ClusterRoles and their bindings."""
+"""Kubernetes RBAC checks (input ``kubernetes``): Roles, ClusterRoles and their bindings.
+
+A role's rules are a latent risk (they reach whoever gets bound to the role), so role checks are at
+most MEDIUM; a binding that hands out cluster-wide power or reaches anonymous users is HIGH/CRITICAL.
+"""
 
 from __future__ import annotations
 
@@ -153,7 +157,7 @@ def _wildcard_groups(resource: Resource) -> Iterator[Hit]:
 @role_check(
     "SW-K8S-104",
     "Role grants full access to everything",
-    HIGH,
+    MEDIUM,
     description="A rule with '*' verbs on '*' resources is equivalent to cluster-admin within its scope.",
     remediation="Replace the rule with the specific permissions needed.",
     controls=(f"{CIS_K8S}:5.1.1", f"{CIS_K8S}:5.1.3", f"{NSA}:C-0035", f"{NIST}:4.3.1", f"{PCI}:7.2.2"),
@@ -165,14 +169,14 @@ def _full_access(resource: Resource) -> Iterator[Hit]:
 
 
 _secrets = _grant_check(
-    "SW-K8S-105", "Role can read secrets", HIGH, READ, ("secrets",), ("",),
+    "SW-K8S-105", "Role can read secrets", MEDIUM, READ, ("secrets",), ("",),
     "get/list/watch on secrets returns every credential of the namespace (or cluster), service account "
     "tokens included.",
     "Grant access to specific secrets with resourceNames, or mount secrets into the pods that need them.",
     (f"{CIS_K8S}:5.1.2", f"{NIST}:4.3.2", f"{PCI}:7.2.2"),
 )  # fmt: skip
 _exec = _grant_check(
-    "SW-K8S-106", "Role can exec or attach into pods", HIGH, ("create", "get"), ("pods/exec", "pods/attach"), ("",),
+    "SW-K8S-106", "Role can exec or attach into pods", MEDIUM, ("create", "get"), ("pods/exec", "pods/attach"), ("",),
     "pods/exec runs arbitrary commands in any pod the role covers, with that pod's identity and secrets.",
     "Remove pods/exec and pods/attach; use audited break-glass access instead.",
     (f"{NIST}:4.3.2", f"{PCI}:7.2.2"),
@@ -182,7 +186,7 @@ _exec = _grant_check(
 @role_check(
     "SW-K8S-107",
     "Role can escalate or bind roles",
-    HIGH,
+    MEDIUM,
     description="The escalate and bind verbs on roles let a subject grant itself permissions it does not have.",
     remediation="Remove escalate/bind on roles and clusterroles.",
     controls=(f"{CIS_K8S}:5.1.8", f"{NIST}:4.3.1", f"{PCI}:7.2.2", f"{NSA}:C-0002"),
@@ -198,14 +202,14 @@ def _escalate_bind(resource: Resource) -> Iterator[Hit]:
 
 
 _impersonate = _grant_check(
-    "SW-K8S-108", "Role can impersonate users, groups or service accounts", HIGH, ("impersonate",),
+    "SW-K8S-108", "Role can impersonate users, groups or service accounts", MEDIUM, ("impersonate",),
     ("users", "groups", "serviceaccounts", "userextras/*", "uids"), ("", "authentication.k8s.io"),
     "impersonate lets the subject act as any other identity, including cluster administrators.",
     "Remove the impersonate verb.",
     (f"{CIS_K8S}:5.1.8", f"{NIST}:4.3.1"),
 )  # fmt: skip
 _node_proxy = _grant_check(
-    "SW-K8S-109", "Role can use the nodes/proxy subresource", HIGH, ("get", "create", "update", "patch"),
+    "SW-K8S-109", "Role can use the nodes/proxy subresource", MEDIUM, ("get", "create", "update", "patch"),
     ("nodes/proxy",), ("",),
     "nodes/proxy reaches the kubelet API directly: exec into any pod of the node, bypassing audit and admission.",
     "Remove nodes/proxy access.",
@@ -236,7 +240,7 @@ _sa_token = _grant_check(
 @role_check(
     "SW-K8S-113",
     "Role can approve certificate signing requests",
-    HIGH,
+    MEDIUM,
     description="Approving CSRs (update on certificatesigningrequests/approval plus approve on signers) lets a "
     "subject mint client certificates for any identity, system:masters included.",
     remediation="Remove CSR approval permissions.",
@@ -251,7 +255,7 @@ def _csr_approve(resource: Resource) -> Iterator[Hit]:
 
 
 _webhooks = _grant_check(
-    "SW-K8S-114", "Role can modify admission webhooks", HIGH, ("create", "update", "patch", "delete"),
+    "SW-K8S-114", "Role can modify admission webhooks", MEDIUM, ("create", "update", "patch", "delete"),
     ("mutatingwebhookconfigurations", "validatingwebhookconfigurations"), ("admissionregistration.k8s.io",),
     "Control of admission webhooks lets a subject read or rewrite every object sent to the API server.",
     "Remove write access to webhook configurations.",
@@ -292,7 +296,7 @@ _service_status = _grant_check(
     (f"{NIST}:4.3.3",),
 )  # fmt: skip
 _bindings = _grant_check(
-    "SW-K8S-120", "Role can create or change role bindings", HIGH, WRITE, ("rolebindings", "clusterrolebindings"),
+    "SW-K8S-120", "Role can create or change role bindings", MEDIUM, WRITE, ("rolebindings", "clusterrolebindings"),
     ("rbac.authorization.k8s.io",),
     "Together with bind (or an existing powerful role) this lets a subject grant permissions to itself.",
     "Limit binding management to administrators.",
@@ -334,14 +338,17 @@ def _subject_name(subject: YamlMap) -> str:
 
 @binding_check(
     "SW-K8S-130",
-    "Binding to cluster-admin",
+    "Cluster-wide binding to cluster-admin",
     HIGH,
-    description="cluster-admin allows everything on every resource; few subjects should hold it.",
+    description="A ClusterRoleBinding to cluster-admin allows everything on every resource of the cluster; few "
+    "subjects should hold it.",
     remediation="Bind a role with only the permissions needed.",
     controls=(f"{CIS_K8S}:5.1.1", f"{NSA}:C-0035", f"{NIST}:4.3.1", f"{PCI}:7.2.2"),
 )
 def _cluster_admin(resource: Resource) -> Iterator[Hit]:
     ref = mapping(doc(resource).get("roleRef"))
+    if resource.kind != "ClusterRoleBinding":
+        return
     if ref.get("name") == "cluster-admin" and ref.get("kind", "ClusterRole") == "ClusterRole":
         start, end = path_lines(doc(resource), "roleRef")
         subjects = ", ".join(_subject_name(s) for s, _ in _subjects(resource))
@@ -425,9 +432,27 @@ def _sa_automount(resource: Resource) -> Iterator[Hit]:
         yield Hit("automounts its token", resource.line, resource.end_line)
 
 
+@binding_check(
+    "SW-K8S-136",
+    "Namespace binding to cluster-admin",
+    MEDIUM,
+    description="A RoleBinding to cluster-admin makes its subjects administrators of the namespace, secrets "
+    "and service accounts included (in kube-system, that reaches the whole cluster).",
+    remediation="Bind a role with only the permissions needed in the namespace.",
+    controls=(f"{CIS_K8S}:5.1.1", f"{NSA}:C-0035", f"{NIST}:4.3.1"),
+)
+def _namespace_admin(resource: Resource) -> Iterator[Hit]:
+    ref = mapping(doc(resource).get("roleRef"))
+    if resource.kind == "RoleBinding" and ref.get("name") == "cluster-admin" and ref.get("kind") == "ClusterRole":
+        start, end = path_lines(doc(resource), "roleRef")
+        subjects = ", ".join(_subject_name(s) for s, _ in _subjects(resource))
+        yield Hit(f"binds cluster-admin in {resource.namespace or 'default'} to {subjects or 'no subject'}", start,
+                  end, found=subjects)  # fmt: skip
+
+
 CHECKS: tuple[Check, ...] = (
     _wildcard_verbs, _wildcard_resources, _wildcard_groups, _full_access, _secrets, _exec, _escalate_bind,
     _impersonate, _node_proxy, _create_pods, _port_forward, _sa_token, _csr_approve, _webhooks, _delete_events,
     _delete_workloads, _configmaps, _persistent_volumes, _service_status, _bindings, _proxy, _cluster_admin,
-    _anonymous, _authenticated, _default_sa_binding, _masters, _sa_automount,
+    _anonymous, _authenticated, _default_sa_binding, _masters, _sa_automount, _namespace_admin,
 )  # fmt: skip

@@ -12,6 +12,7 @@ from shieldwall.misconfig.checks._common import (
     NIST,
     NSA,
     PCI,
+    SECRET_VALUE,
     SSH_PORTS,
     literal_secret,
     secret_like_name,
@@ -246,7 +247,9 @@ def _configmap_secret(resource: Resource) -> Iterator[Hit]:
     data = mapping(doc(resource).get("data"))
     for key, value in data.items():
         start, end = data.lines_of(key)
-        if secret_like_name(str(key)) and literal_secret(value) and "\n" not in str(value):
+        if (secret_like_name(str(key)) and literal_secret(value) and "\n" not in str(value)) or SECRET_VALUE.search(
+            str(value)
+        ):
             yield Hit(f"key {key} holds a literal secret", start, end, key=str(key))
             continue
         for line in str(value).splitlines()[:2000]:
@@ -364,7 +367,9 @@ def _psp_flag(id: str, field: str, title: str, severity: Severity, cis: str) -> 
     return evaluate
 
 
-_psp_privileged = _psp_flag("SW-K8S-190", "privileged", "PodSecurityPolicy allows privileged containers", HIGH, "5.2.2")
+_psp_privileged = _psp_flag(
+    "SW-K8S-190", "privileged", "PodSecurityPolicy allows privileged containers", MEDIUM, "5.2.2"
+)
 _psp_host_pid = _psp_flag("SW-K8S-191", "hostPID", "PodSecurityPolicy allows the host PID namespace", MEDIUM, "5.2.3")
 _psp_host_ipc = _psp_flag("SW-K8S-192", "hostIPC", "PodSecurityPolicy allows the host IPC namespace", MEDIUM, "5.2.4")
 _psp_host_net = _psp_flag("SW-K8S-193", "hostNetwork", "PodSecurityPolicy allows the host network", MEDIUM, "5.2.5")
@@ -446,6 +451,23 @@ def _psp_caps(resource: Resource) -> Iterator[Hit]:
             yield _at(resource, f"{field}: {', '.join(caps)}", "spec", field, key=field)
 
 
+@check(
+    "SW-K8S-198",
+    "PodSecurityPolicy sets no default seccomp profile",
+    LOW,
+    K8S,
+    description="Without the seccomp defaultProfileName annotation pods admitted by the policy run unconfined.",
+    remediation="Annotate the policy with seccomp.security.alpha.kubernetes.io/defaultProfileName: runtime/default.",
+    kinds=("PodSecurityPolicy",),
+    controls=(f"{CIS_K8S}:5.7.2", f"{NIST}:4.3.4"),
+    references=("https://kubernetes.io/docs/concepts/security/pod-security-policy/",),
+)
+def _psp_seccomp(resource: Resource) -> Iterator[Hit]:
+    value = _annotations(resource).get("seccomp.security.alpha.kubernetes.io/defaultProfileName")
+    if value not in ("runtime/default", "docker/default") and not str(value or "").startswith("localhost/"):
+        yield _at(resource, "sets no default seccomp profile", "metadata")
+
+
 # ---------------------------------------------------------------- across files: NetworkPolicy coverage
 
 
@@ -480,6 +502,41 @@ def _all(resource: Resource) -> tuple[Resource, ...]:
     return data
 
 
+POLICY_KINDS = frozenset({"NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"})
+
+
+def _policy_selectors(policy: Resource) -> tuple[str | None, list[YamlMap]]:
+    """(namespace, or None for cluster-wide; the pod selectors) of a NetworkPolicy or Cilium policy.
+
+    A NetworkPolicy without podSelector selects every pod of its namespace, like ``{}``.
+    """
+    body = doc(policy)
+    if policy.kind == "NetworkPolicy":
+        spec = mapping(body.get("spec"))
+        return _namespace_of(policy), [mapping(spec.get("podSelector"))]
+    specs = [mapping(body.get("spec"))] if "spec" in body else []
+    specs += [mapping(s) for s in sequence(body.get("specs"))]
+    selectors = [
+        mapping(s.get("endpointSelector")) for s in specs if "endpointSelector" in s or "nodeSelector" not in s
+    ]
+    scope = None if policy.kind == "CiliumClusterwideNetworkPolicy" else _namespace_of(policy)
+    return scope, selectors
+
+
+def _selects_all(selector: YamlMap) -> bool:
+    return not mapping(selector.get("matchLabels")) and not sequence(selector.get("matchExpressions"))
+
+
+def _plain_labels(labels: YamlMap) -> YamlMap:
+    """Pod labels as Cilium selectors may name them (``k8s:app`` or ``app``)."""
+    out = YamlMap()
+    for key, value in labels.items():
+        out[key] = value
+        out[f"k8s:{key}"] = value
+        out[f"any:{key}"] = value
+    return out
+
+
 @check(
     "SW-K8S-200",
     "Namespace without a NetworkPolicy",
@@ -494,7 +551,11 @@ def _all(resource: Resource) -> tuple[Resource, ...]:
 )
 def _namespace_netpol(resource: Resource) -> Iterator[Hit]:
     resources = _all(resource)
-    covered = {_namespace_of(r) for r in resources if r.kind == "NetworkPolicy"}
+    policies = [_policy_selectors(r) for r in resources if r.kind in POLICY_KINDS]
+    cluster_wide = any(scope is None and any(_selects_all(s) for s in sel) for scope, sel in policies)
+    covered = {scope for scope, _ in policies if scope is not None}
+    if cluster_wide:
+        return
     reported: set[str] = set()
     for r in resources:
         namespace = _namespace_of(r)
@@ -520,7 +581,7 @@ def _namespace_netpol(resource: Resource) -> Iterator[Hit]:
     "Workload not selected by any NetworkPolicy",
     LOW,
     K8S,
-    description="No NetworkPolicy of the workload's namespace selects its pods, so their traffic is unrestricted.",
+    description="No NetworkPolicy (or Cilium policy) selects the workload's pods, so their traffic is unrestricted.",
     remediation="Add a NetworkPolicy whose podSelector matches the workload's pod labels.",
     controls=(f"{CIS_K8S}:5.3.2", f"{NSA}:C-0030", f"{NIST}:4.3.3"),
     references=(NETPOL_DOC,),
@@ -528,27 +589,81 @@ def _namespace_netpol(resource: Resource) -> Iterator[Hit]:
 )
 def _workload_netpol(resource: Resource) -> Iterator[Hit]:
     resources = _all(resource)
-    policies = [r for r in resources if r.kind == "NetworkPolicy"]
+    policies = [_policy_selectors(r) for r in resources if r.kind in POLICY_KINDS]
     for r in resources:
         if r.kind not in WORKLOAD_KINDS:
             continue
-        labels = mapping(pod_metadata(doc(r)).get("labels"))
+        labels = _plain_labels(mapping(pod_metadata(doc(r)).get("labels")))
         namespace = _namespace_of(r)
-        if not any(
-            _namespace_of(p) == namespace
-            and _selects(mapping(mapping(doc(p).get("spec")).get("podSelector")), labels)
-            and "podSelector" in mapping(doc(p).get("spec"))
-            for p in policies
-        ):
+        selected = any(
+            (scope is None or scope == namespace) and any(_selects(s, labels) for s in selectors)
+            for scope, selectors in policies
+        )
+        if not selected:
             yield Hit(
                 "not selected by any NetworkPolicy", r.line, r.line, None, f"{namespace}/{r.kind}/{r.name}",
                 path=r.path,
             )  # fmt: skip
 
 
+def _ingress_services(ingress: Resource) -> set[str]:
+    """Names of the services an Ingress routes to (networking.k8s.io/v1 and the older serviceName form)."""
+    names: set[str] = set()
+    spec = mapping(doc(ingress).get("spec"))
+    backends = [mapping(spec.get("defaultBackend")), mapping(spec.get("backend"))]
+    for rule in sequence(spec.get("rules")):
+        for item in sequence(mapping(mapping(rule).get("http")).get("paths")):
+            backends.append(mapping(mapping(item).get("backend")))
+    for backend in backends:
+        name = mapping(backend.get("service")).get("name") or backend.get("serviceName")
+        if name:
+            names.add(str(name))
+    return names
+
+
+@check(
+    "SW-K8S-202",
+    "Workload reachable from outside the cluster",
+    LOW,
+    K8S,
+    description="A NodePort or LoadBalancer Service, or an Ingress through a Service, selects the workload's "
+    "pods: they take traffic from outside the cluster and deserve the strictest review.",
+    remediation="Expose only what must be public; put authentication and TLS in front of it.",
+    controls=(f"{NIST}:4.3.3", f"{PCI}:1.3.1"),
+    references=(SERVICE_DOC,),
+    scope="set",
+)
+def _exposed_workloads(resource: Resource) -> Iterator[Hit]:
+    resources = _all(resource)
+    routed = {(_namespace_of(i), name) for i in resources if i.kind == "Ingress" for name in _ingress_services(i)}
+    exposing: list[tuple[Resource, YamlMap, str]] = []
+    for svc in resources:
+        if svc.kind != "Service":
+            continue
+        spec = _service_spec(svc)
+        selector = mapping(spec.get("selector"))
+        kind = str(spec.get("type") or "ClusterIP")
+        if not selector:
+            continue
+        if kind in ("NodePort", "LoadBalancer"):
+            exposing.append((svc, selector, f"Service {svc.name} ({kind})"))
+        elif (_namespace_of(svc), svc.name) in routed:
+            exposing.append((svc, selector, f"Ingress through Service {svc.name}"))
+    for r in resources:
+        if r.kind not in WORKLOAD_KINDS:
+            continue
+        labels = mapping(pod_metadata(doc(r)).get("labels"))
+        for svc, selector, how in exposing:
+            if _namespace_of(svc) == _namespace_of(r) and all(labels.get(k) == v for k, v in selector.items()):
+                yield Hit(
+                    f"exposed by {how}", r.line, r.line, None, f"{_namespace_of(r)}/{r.kind}/{r.name}", path=r.path
+                )
+                break
+
+
 CHECKS: tuple[Check, ...] = (
     _node_port, _load_balancer, _external_ips, _ssh_service, _nginx_injection, _nginx_snippet, _nginx_lua,
     _ingress_tls, _configmap_secret, _allow_snippets, _netpol_selector, _psa_missing, _psa_privileged,
     _psp_privileged, _psp_host_pid, _psp_host_ipc, _psp_host_net, _psp_escalation, _psp_root, _psp_drop,
-    _psp_caps, _namespace_netpol, _workload_netpol,
+    _psp_caps, _psp_seccomp, _namespace_netpol, _workload_netpol, _exposed_workloads,
 )  # fmt: skip

@@ -19,6 +19,7 @@ from shieldwall.misconfig.checks._common import (
     PCI,
     PSS_BASELINE,
     PSS_RESTRICTED,
+    SECRET_VALUE,
     SSH_PORTS,
     literal_secret,
     parse_image,
@@ -43,7 +44,7 @@ from shieldwall.misconfig.checks._k8s import (
     truthy,
 )
 from shieldwall.misconfig.checks._shell import commands
-from shieldwall.misconfig.inputs.kubernetes import WORKLOAD_KINDS, Container
+from shieldwall.misconfig.inputs.kubernetes import WORKLOAD_KINDS, Container, control_plane_component
 from shieldwall.misconfig.yamlload import YamlMap
 from shieldwall.model import Severity
 
@@ -128,7 +129,8 @@ def _host_ipc(resource: Resource) -> Iterator[Hit]:
     controls=(f"{CIS_K8S}:5.2.5", f"{PSS_BASELINE}:host-namespaces", f"{NSA}:C-0041", f"{NIST}:4.4.2"),
 )
 def _host_network(resource: Resource) -> Iterator[Hit]:
-    yield from _host_namespace(resource, "hostNetwork", "network")
+    if not control_plane_component(doc(resource)):
+        yield from _host_namespace(resource, "hostNetwork", "network")
 
 
 @workload(
@@ -345,9 +347,9 @@ _SENSITIVE_HOST = re.compile(
 
 
 def _host_paths(resource: Resource) -> Iterator[tuple[str, str, tuple[int, int]]]:
-    """(volume name, host path, lines) for every hostPath volume."""
+    """(volume name, host path, lines) for every hostPath volume (none for control-plane static pods)."""
     spec = spec_of(resource)
-    if spec is None:
+    if spec is None or control_plane_component(doc(resource)):
         return
     volumes = sequence(spec.get("volumes"))
     for index, volume in enumerate(volumes):
@@ -731,7 +733,7 @@ def _image_digest(resource: Resource) -> Iterator[Hit]:
     for c in all_containers(resource):
         image = str(c.spec.get("image", ""))
         ref = parse_image(image)
-        if image and not ref.variable and not ref.digest:
+        if image and not ref.variable and not ref.pinned_digest:
             yield container_hit(c, f"image {image!r} has no digest", "image", found=image)
 
 
@@ -749,18 +751,12 @@ def _pull_policy(resource: Resource) -> Iterator[Hit]:
     for c in all_containers(resource):
         policy = c.spec.get("imagePullPolicy")
         image = parse_image(str(c.spec.get("image", "")))
-        if policy == "Always" or (policy is None and image.unpinned) or image.digest:
+        if policy == "Always" or (policy is None and image.unpinned) or image.pinned_digest:
             continue
         yield container_hit(c, f"imagePullPolicy is {policy or 'IfNotPresent (default)'}", "imagePullPolicy")
 
 
 # ---------------------------------------------------------------- secrets and service accounts
-
-_SECRET_VALUE = re.compile(
-    r"AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|\bbearer\s+[A-Za-z0-9._~+/-]{16,}|"
-    r"\bgh[pousr]_[A-Za-z0-9]{30,}|\bxox[abposr]-[A-Za-z0-9-]{10,}|\bsk_live_[A-Za-z0-9]{16,}",
-    re.IGNORECASE,
-)
 
 
 def _env_items(c: Container) -> Iterator[tuple[int, YamlMap, tuple[int, int]]]:
@@ -786,7 +782,7 @@ def _env_secret(resource: Resource) -> Iterator[Hit]:
             name = str(item.get("name", ""))
             value = item.get("value")
             literal = isinstance(value, str) and literal_secret(value) and not value.startswith("/")
-            if (secret_like_name(name) and literal) or (isinstance(value, str) and _SECRET_VALUE.search(value)):
+            if (secret_like_name(name) and literal) or (isinstance(value, str) and SECRET_VALUE.search(value)):
                 yield Hit(
                     f"env {name} holds a literal secret", start, end, ResourceRef("container", c.name),
                     f"{c.name}/{name}", name,
@@ -1002,7 +998,7 @@ def _sudo(resource: Resource) -> Iterator[Hit]:
     controls=(f"{NIST}:4.3.4",),
 )
 def _kube_system(resource: Resource) -> Iterator[Hit]:
-    if resource.namespace == "kube-system":
+    if resource.namespace == "kube-system" and not control_plane_component(doc(resource)):
         start, end = path_lines(doc(resource), "metadata", "namespace")
         yield Hit("runs in kube-system", start, end)
 
@@ -1041,12 +1037,13 @@ def _duplicate_env(resource: Resource) -> Iterator[Hit]:
     "SW-K8S-051",
     "Deprecated serviceAccount field",
     LOW,
-    description="spec.serviceAccount is a deprecated alias of serviceAccountName.",
+    description="spec.serviceAccount is a deprecated alias of serviceAccountName; set alone (or differently) it "
+    "is easy to misread.",
     remediation="Use serviceAccountName.",
 )
 def _deprecated_sa(resource: Resource) -> Iterator[Hit]:
     spec = spec_of(resource)
-    if spec is not None and "serviceAccount" in spec:
+    if spec is not None and spec.get("serviceAccount") and spec.get("serviceAccount") != spec.get("serviceAccountName"):
         yield pod_hit(resource, "uses the deprecated serviceAccount field", "serviceAccount")
 
 
@@ -1084,7 +1081,7 @@ def _ssh_container_port(resource: Resource) -> Iterator[Hit]:
 
 
 _CREDENTIAL_PATHS = re.compile(
-    r"^/(?:root|home/[^/]+)/\.(?:aws|azure|kube|config/gcloud|docker)(?:/.*)?$|^/etc/kubernetes(?:/.*)?$|"
+    r"(?:^|/)\.(?:aws|azure|kube|docker)(?:/.*)?$|(?:^|/)\.config/gcloud(?:/.*)?$|^/etc/kubernetes(?:/.*)?$|"
     r"^/var/lib/kubelet(?:/.*)?$|^/etc/(?:shadow|gshadow|ssh|sudoers)(?:/.*)?$|^/root(?:/.*)?$"
 )
 
@@ -1103,27 +1100,46 @@ def _credential_paths(resource: Resource) -> Iterator[Hit]:
             yield Hit(f"mounts credentials path {path}", start, end, ResourceRef("volume", name), name, path)
 
 
+_READ_ONLY_VOLUMES = ("configMap", "secret", "projected", "downwardAPI")
+
+
 @workload(
     "SW-K8S-055",
-    "hostPath with subPath (CVE-2021-25741)",
-    MEDIUM,
-    description="On unpatched kubelets a symlink in a subPath mount of a writable volume lets a container "
-    "reach arbitrary node files.",
-    remediation="Upgrade the kubelet; avoid subPath on hostPath and writable shared volumes.",
+    "Writable volume mounted with subPath (CVE-2021-25741)",
+    LOW,
+    description="On kubelets before 1.22.2/1.21.5/1.20.11 a symlink planted in a subPath of a writable volume "
+    "lets a container reach arbitrary files of the node.",
+    remediation="Upgrade the kubelet; mount whole volumes instead of subPaths, or mount them read-only.",
     controls=(f"{NIST}:4.4.1", f"{NSA}:C-0058"),
+    references=("https://github.com/kubernetes/kubernetes/issues/104980",),
 )
 def _subpath(resource: Resource) -> Iterator[Hit]:
-    names = {name for name, _, _ in _host_paths(resource)}
+    spec = spec_of(resource)
+    if spec is None:
+        return
+    read_only = {
+        str(mapping(v).get("name", ""))
+        for v in sequence(spec.get("volumes"))
+        if any(k in mapping(v) for k in _READ_ONLY_VOLUMES)
+    }
     for c in all_containers(resource):
         mounts = sequence(c.spec.get("volumeMounts"))
         for index, mount in enumerate(mounts):
             mount = mapping(mount)
-            if (mount.get("subPath") or mount.get("subPathExpr")) and str(mount.get("name", "")) in names:
+            name = str(mount.get("name", ""))
+            if (
+                (mount.get("subPath") or mount.get("subPathExpr"))
+                and name not in read_only
+                and not truthy(mount.get("readOnly"))
+            ):
                 start, end = mounts.lines_of(index)
                 yield Hit(
-                    "uses subPath on a hostPath volume", start, end, ResourceRef("container", c.name),
-                    f"{c.name}/{mount.get('name')}",
-                )  # fmt: skip
+                    f"mounts volume {name} with subPath",
+                    start,
+                    end,
+                    ResourceRef("container", c.name),
+                    f"{c.name}/{name}",
+                )
 
 
 def _namespaced(resource: Resource) -> bool:
@@ -1145,11 +1161,85 @@ def _default_namespace(resource: Resource) -> Iterator[Hit]:
         return
     if resource.kind in ("ServiceAccount",) and resource.name == "default":
         return
-    if resource.kind == "Service" and resource.name == "kubernetes":
+    if resource.kind in ("Service", "Endpoints", "EndpointSlice") and resource.name.startswith("kubernetes"):
         return
     start, end = path_lines(doc(resource), "metadata", "namespace")
     state = "is the default namespace" if resource.namespace else "is not set (default)"
     yield Hit(f"namespace {state}", start, end)
+
+
+@workload(
+    "SW-K8S-057",
+    "Container has no Linux hardening",
+    LOW,
+    description="The container has none of a seccomp profile, an AppArmor profile, SELinux options or dropped "
+    "capabilities: nothing limits what its processes can ask of the kernel.",
+    remediation="Set a seccomp profile (RuntimeDefault) and drop capabilities; use AppArmor or SELinux where "
+    "available.",
+    controls=(f"{NSA}:C-0055", f"{NIST}:4.4.3"),
+    references=(SEC_CTX_DOC,),
+)
+def _no_hardening(resource: Resource) -> Iterator[Hit]:
+    pod = pod_security(resource)
+    notes = pod_annotations(resource)
+    pod_level = any(k in pod for k in ("seccompProfile", "seLinuxOptions", "appArmorProfile")) or any(
+        str(k).startswith(_SECCOMP_ANNOTATION) for k in notes
+    )
+    for c in all_containers(resource):
+        own = c.security
+        hardened = (
+            pod_level
+            or any(k in own for k in ("seccompProfile", "seLinuxOptions", "appArmorProfile"))
+            or bool(capabilities(c)[1])
+            or (_APPARMOR + c.name) in notes
+            or (_SECCOMP_CONTAINER_ANNOTATION + c.name) in notes
+        )
+        if not hardened:
+            yield container_hit(c, "sets no seccomp, AppArmor, SELinux or capability drop", "securityContext")
+
+
+@workload(
+    "SW-K8S-058",
+    "Seccomp profile is not the runtime default",
+    LOW,
+    description="A Localhost seccomp profile is only as strict as the file on each node; CIS asks for the "
+    "runtime's default profile.",
+    remediation="Use 'seccompProfile: {type: RuntimeDefault}' unless a reviewed custom profile is required.",
+    controls=(f"{CIS_K8S}:5.7.2", f"{NIST}:4.4.3"),
+    references=("https://kubernetes.io/docs/tutorials/security/seccomp/",),
+)
+def _seccomp_localhost(resource: Resource) -> Iterator[Hit]:
+    for c in all_containers(resource):
+        if _seccomp_type(resource, c) == "Localhost":
+            yield container_hit(c, "uses a Localhost seccomp profile", "securityContext", "seccompProfile")
+
+
+_NGINX_CONTROLLER = re.compile(r"(?:ingress-nginx|nginx-ingress-controller|nginx-controller)(?:/controller)?$")
+
+
+def _version(tag: str) -> tuple[int, ...] | None:
+    match = re.match(r"^v?(\d+)\.(\d+)\.(\d+)", tag)
+    return tuple(int(x) for x in match.groups()) if match else None
+
+
+@workload(
+    "SW-K8S-059",
+    "ingress-nginx controller vulnerable to CVE-2021-25742",
+    MEDIUM,
+    description="ingress-nginx before v1.0.1 (and 0.49.1) lets anyone who can create an Ingress read the "
+    "controller's service account token and every secret it can see through snippet annotations.",
+    remediation="Upgrade the controller to v1.0.1 or later and set allow-snippet-annotations: 'false'.",
+    controls=(f"{NSA}:C-0059", f"{NIST}:4.4.1"),
+    references=("https://github.com/kubernetes/ingress-nginx/issues/7837",),
+)
+def _nginx_cve(resource: Resource) -> Iterator[Hit]:
+    for c in all_containers(resource):
+        image = parse_image(str(c.spec.get("image", "")))
+        version = _version(image.tag)
+        if not _NGINX_CONTROLLER.search(image.name) or version is None:
+            continue
+        if (version[0] == 0 and version < (0, 49, 1)) or version == (1, 0, 0):
+            yield container_hit(c, f"runs ingress-nginx {image.tag}", "image", found=image.tag)
 
 
 CHECKS: tuple[Check, ...] = (
@@ -1160,5 +1250,5 @@ CHECKS: tuple[Check, ...] = (
     _cpu_request, _memory_limit, _memory_request, _image_latest, _image_digest, _pull_policy, _env_secret,
     _secret_env_ref, _automount, _default_sa, _liveness, _readiness, _low_uid, _low_gid, _no_security_context,
     _tiller, _dashboard, _sudo, _kube_system, _naked_pod, _duplicate_env, _deprecated_sa, _share_process,
-    _ssh_container_port, _credential_paths, _subpath, _default_namespace,
+    _ssh_container_port, _credential_paths, _subpath, _default_namespace, _no_hardening, _seccomp_localhost, _nginx_cve,
 )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Kubernetes manifests: any YAML whose documents carry ``apiVersion`` and ``kind``.
+"""Kubernetes manifests: any YAML (or JSON) whose documents carry ``apiVersion`` and ``kind``.
 
 Multi-document files, ``kind: List`` wrappers, Helm ``template`` output and
 kustomize output are all plain YAML and load the same way. Unrendered Helm
@@ -29,7 +29,9 @@ CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
 
 def looks_like_manifest(content: bytes) -> bool:
-    """Cheap sniff: both ``apiVersion:`` and ``kind:`` keys appear at the start of a line."""
+    """Cheap sniff: both ``apiVersion:`` and ``kind:`` keys appear at the start of a line (anywhere for JSON)."""
+    if content.lstrip()[:1] in (b"{", b"["):
+        return b'"apiVersion"' in content and b'"kind"' in content
     return bool(_API_VERSION.search(content)) and bool(_KIND.search(content))
 
 
@@ -114,6 +116,31 @@ def containers(spec: YamlMap) -> Iterator[Container]:
                 yield Container(item, group, index)
 
 
+CONTROL_PLANE = frozenset({"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"})
+
+
+def control_plane_component(doc: YamlMap) -> str:
+    """The control-plane program a kube-system static pod runs (``kube-apiserver``...), or ''.
+
+    Control-plane pods need the host network and host paths by design; host-access checks leave them
+    to the component-flag checks and the host scan's file-permission checks.
+    """
+    if _metadata(doc)[1] != "kube-system":
+        return ""
+    spec = pod_spec(doc)
+    if spec is None:
+        return ""
+    for container in containers(spec):
+        for key in ("command", "args"):
+            words = container.spec.get(key)
+            if isinstance(words, YamlList):
+                for word in list(words)[:3]:
+                    program = str(word).rsplit("/", 1)[-1]
+                    if program in CONTROL_PLANE:
+                        return program
+    return ""
+
+
 def _metadata(doc: YamlMap) -> tuple[str, str]:
     meta = doc.get("metadata")
     if not isinstance(meta, YamlMap):
@@ -163,9 +190,9 @@ class KubernetesInput:
     input = InputKind.KUBERNETES
 
     def claims(self, path: str, info: FileInfo) -> bool:
-        """``*.yaml``/``*.yml`` up to 4 MiB that are not compose files (content is sniffed in ``parse``)."""
+        """``*.yaml``/``*.yml``/``*.json`` up to 4 MiB that are not compose files (content is sniffed in ``parse``)."""
         name = basename(path).lower()
-        return info.size <= MAX_BYTES and name.endswith((".yaml", ".yml")) and not is_compose_name(path)
+        return info.size <= MAX_BYTES and name.endswith((".yaml", ".yml", ".json")) and not is_compose_name(path)
 
     def parse(self, path: str, content: bytes) -> ParsedFile | None:
         """Kubernetes objects of a YAML file, or ``None`` when it holds none."""
