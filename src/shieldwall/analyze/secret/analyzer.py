@@ -10,6 +10,7 @@ redacted form and a keyed fingerprint of the secret, never the secret.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,6 +40,17 @@ _ARCHIVE_SUFFIXES = (
     ".bz2",
     ".xz",
 )
+
+
+_LEADING_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
+
+
+def _scoped(pattern: str) -> str:
+    """``(?i)x`` as ``(?i:x)`` so patterns can be joined into one alternation."""
+    match = _LEADING_FLAGS.match(pattern)
+    if match:
+        return f"(?{match.group(1)}:{pattern[match.end() :]})"
+    return f"(?:{pattern})"
 
 
 def secret_finding(match: SecretMatch, path: str, fingerprint: Fingerprinter, *, where: str = "") -> Finding:
@@ -96,6 +108,8 @@ class SecretAnalyzer:
         self.scan_archives = scan_archives
         self.version = analyzer_version(engine.rules, engine.allowlist, fingerprint.key_id)
         self._path_allow = engine.allowlist.paths
+        patterns = [_scoped(p.pattern) for p in self._path_allow]
+        self._path_allowed = re.compile("|".join(patterns)).search if patterns else None
 
     @classmethod
     def from_config(
@@ -118,7 +132,7 @@ class SecretAnalyzer:
         """Every non-empty file under the size limit whose path is not allowlisted."""
         if info.size == 0 or info.size > self.max_file_bytes:
             return False
-        return not any(p.search(path) for p in self._path_allow)
+        return self._path_allowed is None or self._path_allowed(path) is None
 
     def analyze(self, input: AnalysisInput) -> AnalysisResult:
         """Scan the file (or every member of an archive) and return redacted findings."""

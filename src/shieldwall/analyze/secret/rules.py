@@ -27,6 +27,7 @@ from shieldwall.errors import ConfigError
 from shieldwall.model import Severity
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{1,80}$")
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 DATA_PACKAGE = "shieldwall.data.secrets"
 
 
@@ -203,7 +204,7 @@ def builtin_rules() -> tuple[Rule, ...]:
     folder = resources.files(DATA_PACKAGE)
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.startswith("rules-") and entry.name.endswith(".yaml"):
-            raw = yaml.safe_load(entry.read_text(encoding="utf-8"))
+            raw = yaml.load(entry.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
             rules.extend(parse_rules(raw, entry.name))
     check_unique(rules)
     return tuple(rules)

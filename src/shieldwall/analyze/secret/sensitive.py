@@ -46,6 +46,11 @@ _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", r
 _SHADOW_LOCKED = re.compile(r"^(?:[*!x]|!!|!\*|\*LK\*|NP|LOCKED)")
 _GIT_URL_CREDS = re.compile(r"(?im)^\s*url\s*=\s*\w[\w+.-]*://([^/\s:@]+):([^@\s/]+)@")
 _DEFAULT_STORE_PASSWORDS = (b"changeit", b"password", b"changeme", b"secret", b"123456")
+_CANDIDATE = re.compile(
+    r"(?i)(?:\.(?:pem|key|crt|cer|cert|der|p8|ppk|p12|pfx|jks|keystore|jceks|bks|htpasswd)$"
+    r"|/(?:id_\w+|identity|htpasswd|\.htpasswd|g?shadow-?|credentials|\w*\.json|adc\.json|config|kubeconfig[^/]*"
+    r"|\.git-credentials)$|^/etc/kubernetes/)"
+).search
 _WEAK_RSA = 2048
 _WEAK_EC = 224
 
@@ -78,7 +83,7 @@ class SensitiveFileAnalyzer:
 
     def required(self, path: str, info: FileInfo) -> bool:
         """A cheap name test: key, keystore and certificate suffixes, and known credential file names."""
-        if info.size == 0 or info.size > MAX_BYTES:
+        if info.size == 0 or info.size > MAX_BYTES or not _CANDIDATE(path):
             return False
         return self._handler(path) is not None
 
