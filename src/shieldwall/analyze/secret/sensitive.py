@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import posixpath
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -168,12 +169,14 @@ class SensitiveFileAnalyzer:
                 )
             )
         if not _is_trust_store(path) and any(label == b"CERTIFICATE" for label, _ in blocks):
-            try:
-                certificates = x509.load_pem_x509_certificates(data)
-            except ValueError:
-                certificates = []
-            for certificate in certificates[:50]:
-                hits += self._certificate(certificate)
+            with warnings.catch_warnings():  # malformed-but-parsable certificates warn; they are still reported
+                warnings.simplefilter("ignore")
+                try:
+                    certificates = x509.load_pem_x509_certificates(data)
+                except ValueError:
+                    certificates = []
+                for certificate in certificates[:50]:
+                    hits += self._certificate(certificate)
         return hits
 
     def _der(self, path: str, data: bytes) -> list[_Hit]:
@@ -197,11 +200,13 @@ class SensitiveFileAnalyzer:
             ]
         if _is_trust_store(path):
             return []
-        try:
-            certificate = x509.load_der_x509_certificate(data)
-        except ValueError:
-            return []
-        return self._certificate(certificate)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                certificate = x509.load_der_x509_certificate(data)
+            except ValueError:
+                return []
+            return self._certificate(certificate)
 
     def _certificate(self, certificate: x509.Certificate) -> list[_Hit]:
         subject = certificate.subject.rfc4514_string() or "(empty subject)"
