@@ -265,6 +265,13 @@ _flags = [
                "enable-admission-plugins", pod_security_admission,
                "Add PodSecurity to --enable-admission-plugins and label namespaces with an enforce level.",
                (f"{NSA}:C-0068",)),
+    flag_check("SW-K8S-331", A, "Insecure port not explicitly disabled", LOW, "1.2.17", "insecure-port",
+               lambda c: "" if c.get("insecure-port") == "0" else "--insecure-port is not set to 0",
+               "Set --insecure-port=0 (Kubernetes before 1.24; the flag was removed in 1.24, where this finding can "
+               "be suppressed)."),
+    flag_check("SW-K8S-332", A, "Service account lookup not explicitly enabled", LOW, "1.2.24",
+               "service-account-lookup", lambda c: "" if c.get("service-account-lookup") is not None else
+               "--service-account-lookup is not set", "Set --service-account-lookup=true explicitly."),
     flag_check("SW-K8S-340", C, "Terminated pod garbage collection threshold not set", LOW, "1.3.1",
                "terminated-pod-gc-threshold", missing("terminated-pod-gc-threshold"),
                "Set --terminated-pod-gc-threshold."),

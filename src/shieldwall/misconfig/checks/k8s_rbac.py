@@ -136,8 +136,9 @@ def _wildcard_verbs(resource: Resource) -> Iterator[Hit]:
 )
 def _wildcard_resources(resource: Resource) -> Iterator[Hit]:
     for rule in rules(resource):
-        if any(r == "*" or r.startswith("*/") for r in rule.resources):
-            yield _rule_hit(rule, "resources include '*'")
+        wild = [r for r in rule.resources if "*" in r]
+        if wild:
+            yield _rule_hit(rule, f"resources include {wild[0]!r}")
 
 
 @role_check(

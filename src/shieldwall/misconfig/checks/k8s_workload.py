@@ -899,7 +899,7 @@ def _readiness(resource: Resource) -> Iterator[Hit]:
 def _low_uid(resource: Resource) -> Iterator[Hit]:
     for c in all_containers(resource):
         user = int_or_none(effective(resource, c, "runAsUser"))
-        if user is None or 0 < user <= 10000:
+        if user is None or user <= 10000:
             yield container_hit(c, f"runAsUser is {user if user is not None else 'not set'}", "securityContext")
 
 
@@ -914,7 +914,7 @@ def _low_uid(resource: Resource) -> Iterator[Hit]:
 def _low_gid(resource: Resource) -> Iterator[Hit]:
     for c in all_containers(resource):
         group = int_or_none(effective(resource, c, "runAsGroup"))
-        if group is None or 0 < group <= 10000:
+        if group is None or group <= 10000:
             yield container_hit(c, f"runAsGroup is {group if group is not None else 'not set'}", "securityContext")
 
 
@@ -922,16 +922,19 @@ def _low_gid(resource: Resource) -> Iterator[Hit]:
     "SW-K8S-044",
     "No security context",
     LOW,
-    description="Neither the pod nor the container sets a securityContext: every hardening option is at its "
-    "permissive default.",
+    description="The pod or a container sets no securityContext: its hardening options are at their "
+    "permissive defaults.",
     remediation="Add pod and container securityContext settings (runAsNonRoot, seccompProfile, "
     "allowPrivilegeEscalation, capabilities).",
     controls=(f"{CIS_K8S}:5.7.3", f"{NIST}:4.4.3"),
     references=(SEC_CTX_DOC,),
 )
 def _no_security_context(resource: Resource) -> Iterator[Hit]:
-    if pod_security(resource):
+    spec = spec_of(resource)
+    if spec is None:
         return
+    if not pod_security(resource):
+        yield pod_hit(resource, "pod has no securityContext", "securityContext")
     for c in all_containers(resource):
         if not c.security:
             yield container_hit(c, "has no securityContext")
@@ -1242,6 +1245,22 @@ def _nginx_cve(resource: Resource) -> Iterator[Hit]:
             yield container_hit(c, f"runs ingress-nginx {image.tag}", "image", found=image.tag)
 
 
+@workload(
+    "SW-K8S-060",
+    "Control-plane pod uses the host network",
+    LOW,
+    description="kube-apiserver, controller-manager, scheduler and etcd static pods run on the host network by "
+    "design; the finding records it so the exception is reviewed, not forgotten.",
+    remediation="Keep control-plane manifests under change control; restrict who can edit /etc/kubernetes/manifests.",
+    controls=(f"{CIS_K8S}:5.2.5", f"{NIST}:4.3.5"),
+)
+def _control_plane_host_network(resource: Resource) -> Iterator[Hit]:
+    component = control_plane_component(doc(resource))
+    spec = spec_of(resource)
+    if component and spec is not None and truthy(spec.get("hostNetwork")):
+        yield pod_hit(resource, f"{component} uses the host network", "hostNetwork")
+
+
 CHECKS: tuple[Check, ...] = (
     _privileged, _host_pid, _host_ipc, _host_network, _privilege_escalation, _may_run_as_root, _run_as_root,
     _root_group, _writable_root, _sys_admin, _all_caps, _non_baseline_caps, _added_caps, _no_drop_all, _net_raw,
@@ -1250,5 +1269,6 @@ CHECKS: tuple[Check, ...] = (
     _cpu_request, _memory_limit, _memory_request, _image_latest, _image_digest, _pull_policy, _env_secret,
     _secret_env_ref, _automount, _default_sa, _liveness, _readiness, _low_uid, _low_gid, _no_security_context,
     _tiller, _dashboard, _sudo, _kube_system, _naked_pod, _duplicate_env, _deprecated_sa, _share_process,
-    _ssh_container_port, _credential_paths, _subpath, _default_namespace, _no_hardening, _seccomp_localhost, _nginx_cve,
+    _ssh_container_port, _credential_paths, _subpath, _default_namespace, _no_hardening, _seccomp_localhost,
+    _nginx_cve, _control_plane_host_network,
 )  # fmt: skip
