@@ -32,7 +32,7 @@ def is_dockerfile_name(path: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Instruction:
-    """One instruction: upper-case name, the text after it, and its 1-based lines."""
+    """One instruction: upper-case name, the text after it, its 1-based lines, its stage (-1 before any FROM)."""
 
     cmd: str
     value: str
@@ -193,7 +193,7 @@ def parse_dockerfile(content: bytes, label: str) -> Dockerfile:
                 original=str(item.get("content", "")).rstrip("\n"),
                 line=int(item.get("startline", 0)) + 1,
                 end_line=int(item.get("endline", 0)) + 1,
-                stage=max(stage, 0),
+                stage=stage,
             )
         )
     stages: list[Stage] = []
