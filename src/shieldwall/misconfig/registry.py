@@ -68,6 +68,9 @@ def builtin_checks() -> list[Check]:
     checks: list[Check] = [*dockerfile.CHECKS, *imageconfig.CHECKS, *filemode.CHECKS]
     checks += [*k8s_workload.CHECKS, *k8s_rbac.CHECKS, *k8s_resources.CHECKS]
     checks += [*k8s_controlplane.CHECKS, *compose.CHECKS]
+    from shieldwall.misconfig.checks import terraform_aws, terraform_azure, terraform_gcp
+
+    checks += [*terraform_aws.CHECKS, *terraform_gcp.CHECKS, *terraform_azure.CHECKS]
     return checks
 
 

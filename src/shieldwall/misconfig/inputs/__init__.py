@@ -40,6 +40,9 @@ def builtin_parsers() -> list[InputParser]:
     from shieldwall.misconfig.inputs import compose, dockerfile, kubernetes
 
     parsers: list[InputParser] = [dockerfile.DockerfileInput(), compose.ComposeInput(), kubernetes.KubernetesInput()]
+    from shieldwall.misconfig.inputs import terraform
+
+    parsers.append(terraform.TerraformInput())
     return parsers
 
 
