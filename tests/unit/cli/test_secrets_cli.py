@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers.secrets import ghp, token
 from typer.testing import CliRunner
 
+from helpers.secrets import ghp, token
 from shieldwall.analyze.secret.baseline import (
     BaselineEntry,
     SecretsBaseline,

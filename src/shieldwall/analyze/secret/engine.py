@@ -23,6 +23,7 @@ import math
 import os
 import re
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -179,6 +180,7 @@ class _HyperscanPrefilter(_Prefilter):
         self.literal_owner: dict[int, list[int]] = {}
         self.fallback_rules: list[str] = []
         self.db: Any = None
+        self._local = threading.local()
         if not rules:
             return
         entries = [
@@ -236,7 +238,10 @@ class _HyperscanPrefilter(_Prefilter):
         def on_match(pid: int, start: int, end: int, flags: int, context: object) -> None:
             append((pid, end))
 
-        self.db.scan(data, match_event_handler=on_match)
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:  # one scratch space per thread: scans may run concurrently
+            scratch = self._local.scratch = _hs.Scratch(self.db)
+        self.db.scan(data, match_event_handler=on_match, scratch=scratch)
         if not self.literal_owner:
             return out
         resolved: list[tuple[int, int]] = []

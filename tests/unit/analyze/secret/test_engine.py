@@ -146,3 +146,14 @@ def test_rules_hyperscan_rejects_fall_back_to_keywords() -> None:
     assert hs_engine.unaccelerated_rules == ["huge-repeat-rule"]
     found = hs_engine.scan(b"x = <tok_a1b2c3d4e5f6>\n")
     assert [m.secret for m in found] == [b"a1b2c3d4e5f6"]
+
+
+@needs_hyperscan
+def test_concurrent_scans_use_their_own_scratch(engine: SecretEngine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = _sample()
+    expected = [m.rule.id for m in engine.scan(data)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: [m.rule.id for m in engine.scan(data)], range(40)))
+    assert all(r == expected for r in results)

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers.secrets import token
 
+from helpers.secrets import token
 from shieldwall.analyze.secret.config import build_ruleset, load_secrets_config, parse_secrets_config
 from shieldwall.analyze.secret.engine import SecretEngine
 from shieldwall.analyze.secret.gitleaks import convert_go_regex, import_gitleaks
