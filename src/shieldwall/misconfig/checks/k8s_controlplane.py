@@ -109,9 +109,21 @@ def flag_check(
     return evaluate
 
 
+def _usable(value: str | None) -> bool:
+    """A file or value argument that is set and is one word (``"a.key --other=x"`` is two flags run together)."""
+    return bool(value) and not any(ch.isspace() for ch in str(value))
+
+
 def missing(flag: str) -> Predicate:
-    """Problem when ``--flag`` is absent or empty."""
-    return lambda comp: "" if comp.get(flag) else f"--{flag} is not set"
+    """Problem when ``--flag`` is absent, empty or malformed."""
+
+    def problem(comp: Component) -> str:
+        value = comp.get(flag)
+        if _usable(value):
+            return ""
+        return f"--{flag} is not set" if not value else f"--{flag} has a malformed value {value!r}"
+
+    return problem
 
 
 def not_value(flag: str, wanted: str, default_ok: bool = False) -> Predicate:
@@ -164,8 +176,14 @@ def at_least(flag: str, minimum: int) -> Predicate:
 
 
 def both(first: str, second: str) -> Predicate:
-    """Problem unless both flags are set."""
-    return lambda comp: "" if comp.get(first) and comp.get(second) else f"--{first} and --{second} must both be set"
+    """Problem unless both flags are set to usable values."""
+
+    def problem(comp: Component) -> str:
+        if _usable(comp.get(first)) and _usable(comp.get(second)):
+            return ""
+        return f"--{first} and --{second} must both be set (one word each)"
+
+    return problem
 
 
 def pod_security_plugin(comp: Component) -> str:

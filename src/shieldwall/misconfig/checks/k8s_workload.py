@@ -1092,7 +1092,7 @@ _CREDENTIAL_PATHS = re.compile(
 @workload(
     "SW-K8S-054",
     "Host credentials path mounted",
-    HIGH,
+    MEDIUM,
     description="hostPath mounts of cloud, kubelet or Kubernetes credential locations hand node identities to the pod.",
     remediation="Remove the mount; give the workload its own scoped identity (workload identity, IRSA).",
     controls=(f"{CIS_K8S}:5.2.12", f"{NIST}:4.3.2"),
