@@ -368,6 +368,9 @@ class Monitor:
                 continue
             if watched.repositories and not _matches(event.repository, watched.repositories):
                 continue
+            if not event.tag:  # a manifest pushed by digest only (e.g. the platform images of an index)
+                log.debug("untagged push ignored", extra={"event": "notification-untagged", "digest": event.digest})
+                continue
             if event.tag and not _matches(event.tag, watched.tags):
                 continue
             self._guarded(

@@ -151,27 +151,27 @@ def rematch(
     report = RematchReport(full=changed is None)
     keys = changed_keys(changed) if changed is not None else {}
     report.changed_keys = sum(len(v) for v in keys.values())
+    rows_by_inventory: dict[int, list[InventoryPackage]] = defaultdict(list)
     with store.session() as session:
-        if changed is None:
+        if changed is None:  # every inventory in scope; its rows are read batch by batch below
             inventory_ids = list(
                 session.scalars(select(Inventory.id).join(Asset, Asset.id == Inventory.asset_id).where(_in_scope()))
             )
-            rows_by_inventory: dict[int, list[InventoryPackage]] = defaultdict(list)
-            for start in range(0, len(inventory_ids), INVENTORY_BATCH):
-                for row in _all_rows(session, inventory_ids[start : start + INVENTORY_BATCH]):
-                    rows_by_inventory[row.inventory_id].append(row)
         else:
-            rows_by_inventory = defaultdict(list)
             for row in candidate_rows(session, keys) if keys else []:
                 rows_by_inventory[row.inventory_id].append(row)
+            inventory_ids = sorted(rows_by_inventory)
         session.expunge_all()
-    report.package_rows_read = sum(len(v) for v in rows_by_inventory.values())
-    inventory_ids = sorted(rows_by_inventory)
     report.inventories = len(inventory_ids)
     cached = CachedAdvisories(source)
     for start in range(0, len(inventory_ids), INVENTORY_BATCH):
         batch = inventory_ids[start : start + INVENTORY_BATCH]
         with store.session() as session:
+            if changed is None:
+                rows_by_inventory = defaultdict(list)
+                for row in _all_rows(session, batch):
+                    rows_by_inventory[row.inventory_id].append(row)
+            report.package_rows_read += sum(len(rows_by_inventory.get(i, ())) for i in batch)
             done = _rematch_batch(session, cached, batch, rows_by_inventory, alerts, reason)
             report.assets.extend(done)
             report.alerts_queued += sum(r.alerts for r in done)
