@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,13 +13,15 @@ from helpers.store_data import CRITICAL_VECTOR, MEDIUM_VECTOR, deb, image_result
 from shieldwall.alert.config import AlertSettings, ChannelConfig
 from shieldwall.alert.dispatch import Dispatcher
 from shieldwall.match.matcher import InMemoryAdvisories
-from shieldwall.service.rematch import rematch
+from shieldwall.service.rematch import rematch, rematch_from_vulndb
 from shieldwall.store import Store
 from shieldwall.store.audit import verify
 from shieldwall.store.outbox import status_counts
 from shieldwall.store.queries import list_findings, set_golden
 from shieldwall.store.records import record_scan
 from shieldwall.store.schema import OutboxAlert
+from shieldwall.vulndb.model import SourceInfo
+from shieldwall.vulndb.store import VulnDB
 
 JINJA = osv("PYSEC-2021-66", "PyPI", "jinja2", "2.11.3", cvss=CRITICAL_VECTOR, aliases=("CVE-2020-28493",))
 OPENSSL = osv("DSA-0001-1", "Debian:12", "openssl", "3.0.13-1~deb12u1", cvss=CRITICAL_VECTOR)
@@ -139,3 +142,25 @@ def test_rate_limit_postpones(store: Store, receiver: WebhookReceiver) -> None:
     assert stats.sent == 1
     assert stats.postponed == 3
     assert status_counts(store) == {"sent": 1, "pending": 3}
+
+
+def test_missed_database_builds_trigger_a_full_rematch(store: Store, tmp_path: Path) -> None:
+    _fleet(store)
+    db = tmp_path / "vulndb.sqlite"
+    with VulnDB.build(db) as writer:
+        writer.replace_source(SourceInfo("t"), [JINJA])
+    first = rematch_from_vulndb(store, db)
+    assert first is not None and not first.full and first.new_findings == 2
+    assert rematch_from_vulndb(store, db, only_if_changed=True) is None  # this build was processed
+    with VulnDB.build(db) as writer:  # generation 2: lodash (not seen by the store)
+        writer.replace_source(SourceInfo("t"), [JINJA, LODASH_LOW])
+    with VulnDB.build(db) as writer:  # generation 3: its change set names openssl only
+        writer.replace_source(SourceInfo("t"), [JINJA, LODASH_LOW, OPENSSL])
+    report = rematch_from_vulndb(store, db, only_if_changed=True)
+    assert report is not None and report.full
+    rules = {f.rule_id for f in list_findings(store)}
+    assert rules == {"CVE-2020-28493", "GHSA-lodash", "DSA-0001-1"}
+    with VulnDB.build(db) as writer:  # generation 4, seen 3: the change set (none) is exact
+        writer.replace_source(SourceInfo("t"), [JINJA, LODASH_LOW, OPENSSL])
+    quiet = rematch_from_vulndb(store, db, only_if_changed=True)
+    assert quiet is not None and not quiet.full and quiet.package_rows_read == 0
