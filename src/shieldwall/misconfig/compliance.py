@@ -182,6 +182,9 @@ def inputs_present(result: ScanResult, limits: Limits = DEFAULT_LIMITS) -> set[s
         kinds |= {InputKind.IMAGE_CONFIG, InputKind.FILE_MODE}
     if result.target.ref.kind is TargetKind.DIRECTORY and Path(result.target.ref.value).is_dir():
         kinds |= inputs_in_directory(Path(result.target.ref.value), builtin_parsers(), limits)
+        from shieldwall.misconfig.hostscan import host_inputs
+
+        kinds |= host_inputs(Path(result.target.ref.value))
     return kinds
 
 

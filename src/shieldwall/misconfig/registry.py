@@ -71,6 +71,9 @@ def builtin_checks() -> list[Check]:
     from shieldwall.misconfig.checks import terraform_aws, terraform_azure, terraform_gcp
 
     checks += [*terraform_aws.CHECKS, *terraform_gcp.CHECKS, *terraform_azure.CHECKS]
+    from shieldwall.misconfig.checks import host_docker, host_files, host_ssh, host_sysctl
+
+    checks += [*host_ssh.CHECKS, *host_sysctl.CHECKS, *host_docker.CHECKS, *host_files.CHECKS]
     return checks
 
 

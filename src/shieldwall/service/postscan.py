@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from shieldwall.analyze.secret.imageconfig import image_config_secret_scanner
 from shieldwall.match.postscanner import vulnerability_scanner
+from shieldwall.misconfig.hostscan import host_post_scanner
 from shieldwall.misconfig.postscan import misconfig_post_scanner
 from shieldwall.model import Finding, ScanResult, ScanWarning
 from shieldwall.policy.licenses import license_scanner
@@ -56,4 +57,5 @@ def builtin_post_scanners() -> list[PostScannerFactory]:
     factories.append(license_scanner)
     factories.append(image_config_secret_scanner)
     factories.append(misconfig_post_scanner)
+    factories.append(host_post_scanner)
     return factories

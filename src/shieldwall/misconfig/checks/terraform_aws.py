@@ -1200,7 +1200,7 @@ def _ecr_scan(resource: Resource) -> Iterator[Hit]:
     kinds=("aws_ecr_repository",),
     description="Mutable tags let a pushed image replace the one a deployment pinned by tag.",
     remediation='Set image_tag_mutability = "IMMUTABLE".',
-    controls=(f"{NIST_53}:CM-14", "nist-800-190:4.1.3"),
+    controls=(f"{NIST_53}:CM-14", "nist-800-190:4.2.2"),
     references=(_DOCS + "ecr_repository#image_tag_mutability",),
 )
 def _ecr_mutable(resource: Resource) -> Iterator[Hit]:

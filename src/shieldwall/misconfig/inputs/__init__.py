@@ -53,4 +53,7 @@ def fixture_parsers() -> dict[str, InputParser]:
     parsers: dict[str, InputParser] = {p.input: p for p in builtin_parsers()}
     for extra in (imageconfig.ImageConfigInput(), imageconfig.FileModeInput()):
         parsers[extra.input] = extra
+    from shieldwall.misconfig.inputs.host import host_parsers
+
+    parsers.update({p.input: p for p in host_parsers()})  # host scans read these files in misconfig.hostscan
     return parsers
