@@ -75,12 +75,38 @@ class Ruleset:
 
 
 def find_project_config(directory: Path) -> Path | None:
-    """The first ``shieldwall.yaml`` (or ``.yml``, ``.shieldwall.yaml``) in ``directory``."""
+    """The project config the rest of Shieldwall reads (``$SHIELDWALL_CONFIG``, ``directory``, the git root).
+
+    Falls back to the names this loader knows in ``directory`` itself.
+    """
+    from shieldwall.config.load import find_config_file
+
+    found = find_config_file(directory)
+    if found is not None and found.is_file():
+        return found
     for name in CONFIG_NAMES:
         candidate = directory / name
         if candidate.is_file():
             return candidate
     return None
+
+
+def check_rule_examples(rules: list[Rule], allowlist: Allowlist) -> list[str]:
+    """Run custom rules' own ``tests`` examples; each failing example is a warning naming the rule."""
+    from shieldwall.analyze.secret.engine import SecretEngine
+
+    problems: list[str] = []
+    for rule in rules:
+        if not rule.match_examples and not rule.no_match_examples:
+            continue
+        engine = SecretEngine([rule], allowlist, prefilter="python")
+        for line in rule.match_examples:
+            if not engine.scan(line.encode()):
+                problems.append(f"secrets rule {rule.id}: its example {line[:60]!r} does not match")
+        for line in rule.no_match_examples:
+            if engine.scan(line.encode()):
+                problems.append(f"secrets rule {rule.id}: its no_match example {line[:60]!r} matches")
+    return problems
 
 
 def parse_secrets_config(raw: Any, source: str, base_dir: Path) -> SecretsConfig:
@@ -121,9 +147,10 @@ def build_ruleset(config: SecretsConfig) -> Ruleset:
         rules += imported.rules
         allowlist = allowlist.merged(imported.allowlist)
         warnings += imported.warnings
-    if config.rules:
-        rules += parse_rules(config.rules, "shieldwall.yaml secrets.rules")
+    custom = parse_rules(config.rules, "shieldwall.yaml secrets.rules") if config.rules else []
+    rules += custom
     allowlist = allowlist.merged(compile_allowlist(config.allowlist, "shieldwall.yaml secrets.allowlist"))
+    warnings += check_rule_examples(custom, allowlist)
     disabled = set(config.disable)
     known = {r.id for r in rules}
     for rule_id in sorted(disabled - known):

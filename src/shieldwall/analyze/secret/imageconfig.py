@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shieldwall.analyze.secret.analyzer import secret_finding
-from shieldwall.analyze.secret.config import SecretsConfig, build_ruleset, load_secrets_config
+from shieldwall.analyze.secret.config import Ruleset, SecretsConfig, build_ruleset, load_secrets_config
 from shieldwall.analyze.secret.engine import SecretEngine
 from shieldwall.analyze.secret.fingerprint import Fingerprinter, load_or_create_key
 from shieldwall.analyze.secret.masking import mask_findings
-from shieldwall.model import Finding, HistoryEntry, LayerRef, ScanResult
+from shieldwall.model import Finding, HistoryEntry, LayerRef, ScanResult, ScanWarning
 
 if TYPE_CHECKING:
     from shieldwall.service.postscan import PostScanOutput
@@ -67,9 +67,16 @@ class ImageConfigSecrets:
     name = "image-config-secrets"
     scanner = "secret"
 
-    def __init__(self, engine: SecretEngine | Callable[[], SecretEngine], fingerprint: Fingerprinter) -> None:
+    def __init__(
+        self,
+        engine: SecretEngine | Callable[[], SecretEngine],
+        fingerprint: Fingerprinter,
+        *,
+        config_warnings: Callable[[], list[str]] | None = None,
+    ) -> None:
         self._engine = engine
         self.fingerprint = fingerprint
+        self._config_warnings = config_warnings
 
     @property
     def engine(self) -> SecretEngine:
@@ -82,9 +89,10 @@ class ImageConfigSecrets:
         """Findings for secrets in ``Env`` values and history commands."""
         from shieldwall.service.postscan import PostScanOutput
 
+        notes = tuple(ScanWarning(self.name, w) for w in (self._config_warnings() if self._config_warnings else []))
         image = result.image
         if image is None or not (image.env or image.history):
-            return PostScanOutput()
+            return PostScanOutput(warnings=notes)
         refs = _history_refs(image.history, result.layers)
         findings: list[Finding] = []
         masked: list[str] = []
@@ -106,7 +114,7 @@ class ImageConfigSecrets:
                 origin = _setter(image.history, refs, name)
                 findings.append(_attributed(finding, origin, line=position + 1))
                 masked.append(match.secret.decode("utf-8", errors="replace"))
-        return PostScanOutput(findings=mask_findings(findings, masked), masked=tuple(masked))
+        return PostScanOutput(findings=mask_findings(findings, masked), warnings=notes, masked=tuple(masked))
 
 
 def _setter(history: Sequence[HistoryEntry], refs: Sequence[LayerRef], name: str) -> LayerRef | None:
@@ -135,11 +143,20 @@ def image_config_secret_scanner(options: ScanOptions) -> ImageConfigSecrets | No
     if "secret" not in options.scanners:
         return None
     cache = options.cache_dir or paths.cache_dir()
+    config_path = find_project_config(Path.cwd())
+    loaded: list[Ruleset] = []
+
+    def ruleset() -> Ruleset:
+        if not loaded:
+            config = load_secrets_config(config_path) if config_path else SecretsConfig()
+            loaded.append(build_ruleset(config))
+        return loaded[0]
 
     def engine() -> SecretEngine:
-        config_path = find_project_config(Path.cwd())
-        config = load_secrets_config(config_path) if config_path else SecretsConfig()
-        ruleset = build_ruleset(config)
-        return SecretEngine(ruleset.rules, ruleset.allowlist, cache_dir=cache)
+        return SecretEngine(ruleset().rules, ruleset().allowlist, cache_dir=cache)
 
-    return ImageConfigSecrets(engine, Fingerprinter(load_or_create_key(paths.data_dir())))
+    def warnings() -> list[str]:
+        return ruleset().warnings
+
+    key = Fingerprinter(load_or_create_key(paths.data_dir()))
+    return ImageConfigSecrets(engine, key, config_warnings=warnings if config_path else None)

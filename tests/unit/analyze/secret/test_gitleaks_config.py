@@ -121,3 +121,34 @@ def test_missing_section_means_defaults(tmp_path: Path) -> None:
     config_file.write_text("scanners: [secret]\n")
     ruleset = build_ruleset(load_secrets_config(config_file))
     assert len(ruleset.rules) >= 150 and ruleset.warnings == []
+
+
+def test_custom_rule_examples_are_checked(tmp_path: Path) -> None:
+    raw = {
+        "rules": [
+            {
+                "id": "acme-token",
+                "title": "ACME",
+                "keywords": ["acme_"],
+                "regex": r"\b(acme_[a-z0-9]{8})\b",
+                "tests": {"match": ["t = acme_a1b2c3d4", "t = acme_TOO_SHORT"], "no_match": ["t = acme_b2c3d4e5"]},
+            }
+        ]
+    }
+    warnings = build_ruleset(parse_secrets_config(raw, "shieldwall.yaml", tmp_path)).warnings
+    assert len(warnings) == 2
+    assert "acme_TOO_SHORT" in warnings[0] and "does not match" in warnings[0]
+    assert "acme_b2c3d4e5" in warnings[1] and "matches" in warnings[1]
+
+
+def test_config_warnings_reach_the_scan_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shieldwall.service.scan import ScanOptions, scan_target
+
+    (tmp_path / "rules.toml").write_text(FIXTURE.read_text())
+    (tmp_path / "shieldwall.yaml").write_text("secrets:\n  gitleaks: rules.toml\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("k = acme-" + token(20, "abcdefghijklmnopqrstuvwxyz0123456789") + "\n")
+    monkeypatch.chdir(tmp_path)
+    result = scan_target(f"dir:{tmp_path / 'src'}", ScanOptions(scanners=frozenset({"secret"})))
+    assert [f.rule_id for f in result.findings] == ["gitleaks.mid-flag"]
+    assert any("unicode-class" in w.message for w in result.warnings)
