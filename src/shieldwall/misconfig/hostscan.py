@@ -250,7 +250,9 @@ def _suppressed(finding: Finding, resource: Resource, files: HostFiles) -> Findi
     suppressions, quiet = scan_lines(text)
     if not suppressions:
         return finding
-    parsed = ParsedFile(location.path, resource.input, (), suppressions, 0, quiet)
+    # a comment before the file's first setting covers the whole file, as in every other input
+    header = next((n for n in range(1, text.count("\n") + 2) if n not in quiet), 1) - 1
+    parsed = ParsedFile(location.path, resource.input, (), suppressions, header, quiet)
     hit = Hit("", line=location.line, end_line=location.end_line)
     item = suppression_for(finding.rule_id, replace(resource, path=location.path), hit, parsed)
     return replace(finding, suppressed=item.reason) if item is not None else finding

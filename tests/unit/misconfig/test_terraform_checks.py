@@ -171,8 +171,7 @@ resource "azurerm_network_security_group" "g" {
 # ---------------------------------------------------------------- trivy-checks known answers
 
 # A sample of categories: every bad example must be flagged by one of the category's checks, and no check may
-# raise HIGH or
-# CRITICAL on a good example of these categories.
+# raise HIGH or CRITICAL on a good example of these categories.
 KNOWN = {
     "aws/s3/block_public_acls": {"SW-TF-AWS-003"},
     "aws/s3/no_public_access_with_acl": {"SW-TF-AWS-001"},
