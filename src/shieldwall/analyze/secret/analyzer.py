@@ -53,7 +53,38 @@ def _scoped(pattern: str) -> str:
     return f"(?:{pattern})"
 
 
-def secret_finding(match: SecretMatch, path: str, fingerprint: Fingerprinter, *, where: str = "") -> Finding:
+_INLINE = re.compile(
+    rb"shieldwall:ignore(?:=([A-Za-z0-9_.*,-]+))?[ \t]*([^\r\n]*)|pragma: allowlist secret|gitleaks:allow"
+)
+
+
+def inline_suppression(data: bytes, match: SecretMatch) -> str:
+    """The reason when the lines of ``match`` carry an allow comment, else "".
+
+    ``shieldwall:ignore`` (optionally ``=RULE-ID[,ID...] reason``) and the
+    comments other scanners honour, detect-secrets' ``pragma: allowlist secret``
+    and gitleaks' ``gitleaks:allow``, keep the finding in the result, suppressed.
+    """
+    start = data.rfind(b"\n", 0, match.start) + 1
+    end = data.find(b"\n", match.end)
+    lines = data[start : end if end >= 0 else len(data)]
+    if b"shieldwall:ignore" not in lines and b"allowlist secret" not in lines and b"gitleaks:allow" not in lines:
+        return ""
+    found = _INLINE.search(lines)
+    if found is None:
+        return ""
+    if found.group(0).startswith(b"shieldwall:ignore"):
+        ids = found.group(1)
+        if ids and match.rule.id.encode() not in ids.split(b","):
+            return ""
+        reason = found.group(2).decode("utf-8", errors="replace").strip()
+        return f"shieldwall:ignore comment: {reason}" if reason else "shieldwall:ignore comment"
+    return f"{found.group(0).decode()} comment"
+
+
+def secret_finding(
+    match: SecretMatch, path: str, fingerprint: Fingerprinter, *, where: str = "", suppressed: str = ""
+) -> Finding:
     """A SECRET finding for ``match`` at ``path``: redacted, fingerprinted, SARIF-ready location."""
     rule = match.rule
     shown = redact(match.secret)
@@ -77,6 +108,7 @@ def secret_finding(match: SecretMatch, path: str, fingerprint: Fingerprinter, *,
             ),
         ),
         fingerprint_material=fingerprint(match.secret),
+        suppressed=suppressed,
     )
 
 
@@ -140,7 +172,10 @@ class SecretAnalyzer:
         path = input.path
         if self.scan_archives and path.lower().endswith(_ARCHIVE_SUFFIXES) and is_archive(data):
             return self._analyze_archive(data, path)
-        findings = [secret_finding(m, path, self.fingerprint) for m in self.engine.scan(data, path)]
+        findings = [
+            secret_finding(m, path, self.fingerprint, suppressed=inline_suppression(data, m))
+            for m in self.engine.scan(data, path)
+        ]
         return AnalysisResult(findings=tuple(findings)) if findings else EMPTY
 
     def _analyze_archive(self, data: bytes, path: str) -> AnalysisResult:
@@ -158,7 +193,8 @@ class SecretAnalyzer:
                 continue
             binary = is_binary(member.data)
             for match in self.engine.scan(member.data, inner, binary=binary):
-                findings.append(secret_finding(match, inner, self.fingerprint))
+                reason = inline_suppression(member.data, match)
+                findings.append(secret_finding(match, inner, self.fingerprint, suppressed=reason))
         return AnalysisResult(findings=tuple(findings), warnings=tuple(warnings))
 
 

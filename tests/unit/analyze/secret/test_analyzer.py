@@ -128,3 +128,19 @@ def test_default_factory_uses_data_dir_and_project_config(tmp_path: Path, monkey
     assert (Path(os.environ["SHIELDWALL_DATA_DIR"]) / KEY_FILE).exists()
     found = run(a, "/x.txt", f"acme_{token(24, 'abcdefghijklmnopqrstuvwxyz0123456789')}\n".encode()).findings
     assert [f.rule_id for f in found] == ["acme-token"]
+
+
+def test_inline_allow_comments_suppress_but_keep_the_finding() -> None:
+    lines = [
+        f"A = '{ghp()}'  # shieldwall:ignore rotated in 2024",
+        f"B = '{ghp()}'  # shieldwall:ignore=aws-access-key-id",
+        f"C = '{ghp()}'  # pragma: allowlist secret",
+        f"D = '{ghp()}'  // gitleaks:allow",
+        f"E = '{ghp()}'",
+    ]
+    result = run(analyzer(), "/app/x.py", ("\n".join(lines) + "\n").encode())
+    by_line = {f.location.line: f for f in result.findings}  # type: ignore[union-attr]
+    assert by_line[1].suppressed == "shieldwall:ignore comment: rotated in 2024" and not by_line[1].active
+    assert by_line[2].active  # the comment names another rule
+    assert "allowlist secret" in by_line[3].suppressed and "gitleaks:allow" in by_line[4].suppressed
+    assert by_line[5].active
