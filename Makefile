@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.installed
 DEVSTAMP= $(VENV)/.installed-dev
 DEMO_DIR ?= .demo
 
-.PHONY: demo test lint typecheck check clean install dev
+.PHONY: demo test lint typecheck check clean install dev golden
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,6 @@ test: $(DEVSTAMP)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .mypy_cache .ruff_cache .pytest_cache
+
+golden: $(DEVSTAMP)
+	SHIELDWALL_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/unit/report/test_golden.py
