@@ -17,6 +17,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from shieldwall.analyze.malware.samples import eicar_test_file
+
 _MTIME = 1_700_000_000
 
 
@@ -28,16 +30,6 @@ def _walk(node: Traversable, prefix: str) -> list[tuple[str, Traversable]]:
         if child.is_dir():
             items.extend(_walk(child, path + "/"))
     return items
-
-
-def eicar_test_file() -> bytes:
-    """The EICAR anti-virus test string, assembled at build time.
-
-    It is harmless by design, but committing it verbatim would make virus
-    scanners on developers' machines quarantine the repository.
-    """
-    parts = ["X5O!P%@AP[4\\PZX54(P^)7CC)7}", "$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!", "$H+H*"]
-    return "".join(parts).encode("ascii")
 
 
 # Files synthesised at build time, per layer directory (see ``eicar_test_file``).
