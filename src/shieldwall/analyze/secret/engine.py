@@ -37,6 +37,7 @@ PrefilterKind = Literal["auto", "hyperscan", "python"]
 BINARY_SNIFF_BYTES = 8192
 _WINDOW_BACK_LINES = 1
 _MULTILINE_WINDOW = 64 * 1024
+_LINE_CAP = 16 * 1024
 
 _hs: Any
 try:  # optional accelerator
@@ -381,6 +382,9 @@ class SecretEngine:
                 for _ in range(_WINDOW_BACK_LINES):
                     if start > 0:
                         start = data.rfind(b"\n", 0, start - 1) + 1
+            cap = _LINE_CAP + (_MULTILINE_WINDOW if rule.multiline else 0)
+            start = max(start, end - cap)  # minified files: one line may be megabytes long
+            line_end = min(line_end, end + cap)
             covered[index] = line_end
             for match in rule.pattern.finditer(data, start, line_end):
                 group = rule.secret_group

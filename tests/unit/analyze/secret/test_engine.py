@@ -157,3 +157,13 @@ def test_concurrent_scans_use_their_own_scratch(engine: SecretEngine) -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: [m.rule.id for m in engine.scan(data)], range(40)))
     assert all(r == expected for r in results)
+
+
+def test_secret_inside_a_huge_minified_line(python_engine: SecretEngine, engine: SecretEngine) -> None:
+    secret = ghp()
+    filler = ";var token=a.b,secret=c.d,password=e" * 40_000
+    data = f"{filler}var t='{secret}'{filler}\n".encode()
+    for candidate in (python_engine, engine):
+        found = candidate.scan(data, "/app/bundle.min.js")
+        assert [m.secret.decode() for m in found] == [secret]
+        assert found[0].line == 1 and found[0].column == len(filler) + 8
