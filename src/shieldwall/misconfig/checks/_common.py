@@ -52,7 +52,9 @@ def literal_secret(value: object) -> bool:
     return bool(text) and not _PLACEHOLDER.match(text)
 
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}")
+_DIGEST = re.compile(r"([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)")
+_REGISTERED_DIGESTS = {"sha256": re.compile(r"[a-f0-9]{64}"), "sha512": re.compile(r"[a-f0-9]{128}"),
+                       "blake3": re.compile(r"[a-f0-9]{64}")}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +72,12 @@ class ImageRef:
 
     @property
     def pinned_digest(self) -> bool:
-        """True for a well-formed digest (``sha256:`` + 64 or ``sha512:`` + 128 lower-case hex digits)."""
-        return bool(_DIGEST.fullmatch(self.digest))
+        """True for a well-formed OCI digest (registered algorithms -- sha256, sha512, blake3 -- checked strictly)."""
+        match = _DIGEST.fullmatch(self.digest)
+        if match is None:
+            return False
+        strict = _REGISTERED_DIGESTS.get(match.group(1))
+        return strict is None or bool(strict.fullmatch(match.group(2)))
 
     @property
     def unpinned(self) -> bool:
@@ -96,7 +102,7 @@ def parse_image(reference: str) -> ImageRef:
 SSH_PORTS = frozenset({22, 2222})
 
 SECRET_VALUE = re.compile(
-    r"AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|\bbearer\s+[A-Za-z0-9._~+/-]{16,}|"
+    r"AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|\bbearer\s+[A-Za-z0-9._~+/-]{8,}|"
     r"\bgh[pousr]_[A-Za-z0-9]{30,}|\bxox[abposr]-[A-Za-z0-9-]{10,}|\bsk_live_[A-Za-z0-9]{16,}|"
     r"\bAIza[0-9A-Za-z_-]{35}\b|\bglpat-[A-Za-z0-9_-]{20}\b",
     re.IGNORECASE,

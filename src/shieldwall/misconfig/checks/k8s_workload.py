@@ -1149,6 +1149,20 @@ def _namespaced(resource: Resource) -> bool:
     return resource.kind not in CLUSTER_SCOPED
 
 
+def _is_kubernetes_service(resource: Resource) -> bool:
+    """The API server's own ``kubernetes`` Service, Endpoints or EndpointSlice, which live in default."""
+    if resource.kind in ("Service", "Endpoints"):
+        return resource.name == "kubernetes"
+    if resource.kind != "EndpointSlice":
+        return False
+    labels = mapping(mapping(doc(resource).get("metadata")).get("labels"))
+    return (
+        resource.name == "kubernetes"
+        and labels.get("kubernetes.io/service-name") == "kubernetes"
+        and labels.get("endpointslice.kubernetes.io/managed-by") == "endpointslice-controller.k8s.io"
+    )
+
+
 @check(
     "SW-K8S-056",
     "Resource in the default namespace",
@@ -1164,7 +1178,7 @@ def _default_namespace(resource: Resource) -> Iterator[Hit]:
         return
     if resource.kind in ("ServiceAccount",) and resource.name == "default":
         return
-    if resource.kind in ("Service", "Endpoints", "EndpointSlice") and resource.name.startswith("kubernetes"):
+    if _is_kubernetes_service(resource):
         return
     start, end = path_lines(doc(resource), "metadata", "namespace")
     state = "is the default namespace" if resource.namespace else "is not set (default)"
