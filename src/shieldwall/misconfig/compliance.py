@@ -4,7 +4,8 @@ Frameworks are data (``shieldwall/data/compliance/<id>.yaml``): control ID, titl
 implement it. A ``checks`` entry is a check ID, or a selector over other scanners' findings:
 ``finding:<kind>`` or ``finding:<kind>:<minimum severity>`` (``finding:vulnerability:CRITICAL``).
 
-* **fail**: at least one finding (not suppressed) of the control's checks;
+* **fail**: at least one active finding of the control's checks (not set aside by an in-file comment,
+  an exception or a VEX statement);
 * **pass**: the control's checks could run -- the target had input of their kind (a Dockerfile, a
   manifest, an image config...) or, for selectors, the scanner ran -- and found nothing;
 * **not applicable**: no automated check (a manual control), or nothing in the target they apply to.
@@ -233,8 +234,8 @@ def evaluate(
             if item.input in present and "misconfig" in ran:
                 applicable.append(ref)
             hits += by_rule.get(ref, [])
-        active = tuple(f for f in hits if not f.suppressed)
-        suppressed = tuple(f for f in hits if f.suppressed)
+        active = tuple(f for f in hits if f.active)  # in-file comments, exceptions and VEX set findings aside
+        suppressed = tuple(f for f in hits if not f.active)
         if active:
             status, reason = Status.FAIL, f"{len(active)} finding(s)"
         elif applicable:
