@@ -201,3 +201,30 @@ def test_trivy_examples(category: str) -> None:
         findings = scan(text + "\n")
         assert not wanted & {f.rule_id for f in findings}, text
         assert not [f.rule_id for f in findings if f.severity.value in ("HIGH", "CRITICAL")], text
+
+
+def test_account_and_project_wide_settings_are_taken_into_account() -> None:
+    instance = (
+        'resource "aws_instance" "i" {\n  ami = "ami-1"\n  metadata_options {\n    http_tokens = "required"\n  }\n}\n'
+    )
+    assert "SW-TF-AWS-018" in rules(scan(instance))
+    by_default = instance + 'resource "aws_ebs_encryption_by_default" "on" {\n  enabled = true\n}\n'
+    assert "SW-TF-AWS-018" not in rules(scan(by_default))
+    vm = 'resource "google_compute_instance" "vm" {\n  name = "vm"\n}\n'
+    assert "SW-TF-GCP-026" in rules(scan(vm))
+    oslogin = (
+        vm + 'resource "google_compute_project_metadata" "p" {\n  metadata = {\n    enable-oslogin = "TRUE"\n  }\n}\n'
+    )
+    assert "SW-TF-GCP-026" not in rules(scan(oslogin))
+
+
+def test_plans_hold_resolved_passwords_that_are_not_literals_in_code() -> None:
+    plan = {
+        "format_version": "1.2",
+        "planned_values": {"root_module": {"resources": [
+            {"address": "aws_db_instance.db", "mode": "managed", "type": "aws_db_instance", "name": "db",
+             "values": {"password": "generated-by-random-password", "storage_encrypted": True}}]}},
+    }  # fmt: skip
+    assert "SW-TF-002" not in rules(scan(json.dumps(plan), "tfplan.json"))
+    hcl = 'resource "aws_db_instance" "db" {\n  password = "generated-by-random-password"\n}\n'
+    assert "SW-TF-002" in rules(scan(hcl))

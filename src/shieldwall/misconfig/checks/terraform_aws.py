@@ -497,6 +497,8 @@ def _ebs(resource: Resource) -> Iterator[Hit]:
         if is_false(block.get("enabled")):
             yield at(block, "enabled", "EBS encryption by default is disabled")
         return
+    if any(not is_false(r.block.get("enabled")) for r in item.module.of_type("aws_ebs_encryption_by_default")):
+        return  # the account encrypts new volumes by default
     if item.type == "aws_ebs_volume":
         if not_true(block.get("encrypted")) and block.get("snapshot_id") is None:
             yield at(block, "encrypted", "encrypted is not true")
@@ -585,8 +587,8 @@ def _cloud_credentials(resource: Resource) -> Iterator[Hit]:
 )
 def _resource_credentials(resource: Resource) -> Iterator[Hit]:
     item = tf(resource)
-    if item.mode != "managed":
-        return
+    if item.mode != "managed" or item.from_plan:
+        return  # a plan holds every value resolved, variables and generated passwords included
     block = item.block
     for name, value in block.attrs.items():
         if credential_attr(name) and literal_credential(value):

@@ -637,7 +637,15 @@ def _gce_public_ip(resource: Resource) -> Iterator[Hit]:
     references=(_DOCS + "compute_instance#metadata",),
 )
 def _project_ssh_keys(resource: Resource) -> Iterator[Hit]:
-    block = tf(resource).block
+    item = tf(resource)
+    block = item.block
+    for project in item.module.of_type("google_compute_project_metadata"):
+        settings = project.block.get("metadata")
+        if isinstance(settings, dict) and is_true(settings.get("enable-oslogin")):
+            return  # OS Login for the whole project: metadata SSH keys are ignored
+    for project in item.module.of_type("google_compute_project_metadata_item"):
+        if project.block.get("key") == "enable-oslogin" and is_true(project.block.get("value")):
+            return
     metadata = block.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         return

@@ -149,6 +149,7 @@ class TfResource:
     block: TfBlock
     module: TfModule = field(repr=False, compare=False)
     module_path: str = ""
+    from_plan: bool = False
 
     @property
     def ref_prefix(self) -> str:
@@ -571,7 +572,14 @@ def parse_plan(path: str, text: str) -> list[TfResource]:
                             block.blocks, line, line, {})  # fmt: skip
             module.resources.append(
                 TfResource(
-                    mode, str(res.get("type", "")), str(res.get("name", "")), address, block, module, module_address
+                    mode,
+                    str(res.get("type", "")),
+                    str(res.get("name", "")),
+                    address,
+                    block,
+                    module,
+                    module_address,
+                    from_plan=True,
                 )
             )
     return module.resources
