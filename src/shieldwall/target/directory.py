@@ -33,6 +33,7 @@ class DirectoryLayer:
         root = str(self.root)
         is_rootfs = (self.root / "etc").is_dir() and (self.root / "usr").is_dir()
         stack = [root]
+        prefix_len = len(root.rstrip("/")) + 1
         count = 0
         while stack:
             current = stack.pop()
@@ -46,7 +47,7 @@ class DirectoryLayer:
                 count += 1
                 if count > self.limits.max_members:
                     raise InputError(f"{root}: more than {self.limits.max_members} entries")
-                rel = os.path.relpath(item.path, root).replace(os.sep, "/")
+                rel = item.path[prefix_len:]  # scandir joins onto ``current``, which starts with root
                 path = "/" + rel
                 try:
                     st = item.stat(follow_symlinks=False)
