@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from shieldwall import __version__
-from shieldwall.cli import compliance, gating, store_cmds
+from shieldwall.cli import api_cmds, compliance, gating, store_cmds
 from shieldwall.cli import secrets as secrets_cli
 from shieldwall.cli.db import db_app
 from shieldwall.errors import InputError, ShieldwallError
@@ -306,6 +306,8 @@ app.command("compliance")(compliance.compliance)
 app.command("findings")(store_cmds.findings)
 app.command("rematch")(store_cmds.rematch_cmd)
 app.command("monitor")(store_cmds.monitor_cmd)
+app.command("serve")(api_cmds.serve)
+app.add_typer(api_cmds.token_app, name="token")
 
 
 @app.command()
