@@ -59,7 +59,8 @@ or in unusual units (Shieldwall checks presence, not organisation-specific maxim
 `rule-credentials-in-env-var` examples rely on kubescape's word lists (the value `my_key_value`, the name
 `azure_batch_key` holding "Hello from the environment"); Shieldwall's SW-K8S-036 wants a secret-like name
 (`*_PASSWORD`, `*_TOKEN`, `API_KEY`...) with a literal value, or a value shaped like a credential (AWS key,
-private key, bearer token), to keep a HIGH finding trustworthy; `set-procmount-default/workload` sets `procMount: Default`,
+private key, bearer token), to keep a HIGH finding trustworthy; `set-procmount-default/workload` sets
+`procMount: Default`,
 which the Pod Security Standards allow.""",
     "not_covered": """\
 kubescape rules whose test cases are not used: those about live-cluster or cloud state (kubelet and
