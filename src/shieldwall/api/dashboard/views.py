@@ -434,7 +434,8 @@ def compliance_page(
     viewer = _viewer(request, ctx)
     frameworks = [load_framework(f) for f in framework_ids()]
     choices = queries.asset_choices(ctx.store)
-    fw = framework if framework in framework_ids() else (frameworks[0].id if frameworks else "")
+    default = next((f.id for f in frameworks if f.id.startswith("cis-docker")), frameworks[0].id if frameworks else "")
+    fw = framework if framework in framework_ids() else default
     chosen = int(asset_id) if asset_id.isdigit() and 0 < int(asset_id) <= MAX_ID else (choices[0][0] if choices else 0)
     report = None
     if fw and chosen:
