@@ -911,29 +911,47 @@ def trend(store: Store, days: int = 30, *, today: dt.date | None = None) -> tupl
     it was first seen by then and not fixed (or no longer applicable) by then.
     Findings suppressed now are left out of every day (the store does not keep
     when a suppression began), so the last point equals today's open count.
+    The database groups the rows by (severity, day first seen, day fixed), so
+    the cost grows with the number of distinct days, not of findings.
     """
     today = today or utcnow().date()
     days = max(1, min(days, 366))
     first_day = today - dt.timedelta(days=days - 1)
     since = dt.datetime.combine(first_day, dt.time(), tzinfo=dt.UTC)
+    seen_day, fixed_day = func.date(StoredFinding.first_seen), func.date(StoredFinding.fixed_at)
     with store.session() as session:
         rows = session.execute(
-            select(StoredFinding.severity, StoredFinding.first_seen, StoredFinding.fixed_at).where(
+            select(StoredFinding.severity, seen_day, fixed_day, func.count())
+            .where(
                 StoredFinding.status != str(FindingStatus.SUPPRESSED),
                 or_(StoredFinding.fixed_at.is_(None), StoredFinding.fixed_at >= since),
             )
+            .group_by(StoredFinding.severity, seen_day, fixed_day)
         ).all()
+    groups = [(str(severity), _day(seen), _day(fixed), int(count)) for severity, seen, fixed, count in rows]
     points = []
     for offset in range(days):
         day = first_day + dt.timedelta(days=offset)
-        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
         counts = dict.fromkeys(SEVERITY_ORDER, 0)
-        for severity, first_seen, fixed_at in rows:
-            if first_seen >= end or (fixed_at is not None and fixed_at < end):
+        for severity, seen, fixed, count in groups:
+            if seen is not None and seen > day:
                 continue
-            counts[str(severity)] = counts.get(str(severity), 0) + 1
+            if fixed is not None and fixed <= day:
+                continue
+            counts[severity] = counts.get(severity, 0) + count
         points.append(TrendPoint(day.isoformat(), counts))
     return tuple(points)
+
+
+def _day(value: object) -> dt.date | None:
+    """A ``date()`` result: a date (PostgreSQL) or its ISO text (SQLite)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 def rematch_hits(store: Store, limit: int = 20) -> tuple[RematchHit, ...]:

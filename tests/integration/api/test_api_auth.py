@@ -211,3 +211,12 @@ def test_request_bodies_above_the_limits_are_refused_with_413(limited: ApiServer
         assert upload.status_code == 413
         small = operator.post("/api/v1/scans/upload", files={"file": ("x.tar", b"\0" * 1000)}, data={"kind": "image"})
         assert small.status_code == 400  # within the limit, but not an image
+
+
+def test_the_served_openapi_document_is_the_committed_one(seeded: Seeded) -> None:
+    """Refresh docs/openapi.json with `.venv/bin/python -m shieldwall.api.openapi docs/openapi.json`."""
+    committed = json.loads((Path(__file__).resolve().parents[3] / "docs" / "openapi.json").read_text())
+    with seeded.api.client(Role.VIEWER) as viewer:
+        served = viewer.get("/api/v1/openapi.json")
+    assert served.status_code == 200
+    assert served.json() == committed, "docs/openapi.json is stale: python -m shieldwall.api.openapi docs/openapi.json"

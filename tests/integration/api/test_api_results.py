@@ -211,6 +211,7 @@ def test_metrics_expose_the_store_and_the_server(seeded: Seeded) -> None:
         text = viewer.get("/metrics").text
         overview = viewer.get("/api/v1/overview").json()
     assert _metric(text, "shieldwall_store_up") == 1.0
+    assert overview["trend"][-1]["total"] == overview["open_total"]  # the trend ends with today
     by_severity: Counter[str] = Counter()
     for line in text.splitlines():
         if line.startswith("shieldwall_findings_open{"):

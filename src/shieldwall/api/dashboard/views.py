@@ -11,6 +11,7 @@ are the API's numbers.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
@@ -144,8 +145,6 @@ def _safe_next(value: str) -> str:
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/") -> Response:
     """The log-in form (a fresh double-submit CSRF cookie for it)."""
-    import secrets
-
     token = secrets.token_urlsafe(24)
     response = _render(request, "login.html.j2", None, login_csrf=token, next=_safe_next(next), error="")
     _set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
