@@ -13,11 +13,13 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from shieldwall import __version__
 from shieldwall.api.auth import Viewer
 from shieldwall.api.bodylimit import BodySizeLimit
 from shieldwall.api.context import AppContext
+from shieldwall.api.guards import NulGuard
 from shieldwall.api.headers import SecurityHeaders
 from shieldwall.api.jobs import JobManager, ScanFunction
 from shieldwall.api.metrics import CONTENT_TYPE, ApiMetrics, StoreCollector
@@ -101,6 +103,7 @@ def create_app(
         views.install(app)
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(NulGuard)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
@@ -148,6 +151,10 @@ def _install_handlers(app: FastAPI) -> None:
     async def unavailable(_request: Request, exc: Exception) -> Response:
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
+    async def unstorable(_request: Request, exc: Exception) -> Response:
+        return JSONResponse({"detail": "the request holds a value the database cannot store"}, status_code=400)
+
+    app.add_exception_handler(DataError, unstorable)
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(InputError, bad_input)
     app.add_exception_handler(ShieldwallError, unavailable)

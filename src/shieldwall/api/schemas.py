@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shieldwall.api.guards import MESSAGE, has_nul
 from shieldwall.api.tokens import Role
 
 Scanner = Literal["vuln", "secret", "malware", "misconfig", "license"]
@@ -24,6 +25,13 @@ class _Out(BaseModel):
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if has_nul(data):
+            raise ValueError(MESSAGE)
+        return data
 
 
 class ErrorOut(BaseModel):

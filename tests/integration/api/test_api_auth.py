@@ -220,3 +220,18 @@ def test_the_served_openapi_document_is_the_committed_one(seeded: Seeded) -> Non
         served = viewer.get("/api/v1/openapi.json")
     assert served.status_code == 200
     assert served.json() == committed, "docs/openapi.json is stale: python -m shieldwall.api.openapi docs/openapi.json"
+
+
+def test_values_no_backend_can_store_are_refused_with_400_or_422(seeded: Seeded) -> None:
+    # PostgreSQL text cannot hold NUL: without the guard these would be 500s there and 200s on SQLite
+    with seeded.api.client(Role.ADMIN) as admin:
+        for url in ("/api/v1/findings?q=%00", "/api/v1/assets?environment=a%00", "/api/v1/jobs/%00"):
+            assert admin.get(url).status_code == 400, url
+        assert admin.post("/api/v1/tokens", json={"name": "a\u0000b", "role": "viewer"}).status_code == 422
+        too_late = admin.post(
+            "/api/v1/exceptions", json={"rule_id": "X", "reason": "r", "expires_at": "9999-12-31T23:59:59-05:00"}
+        )
+        assert too_late.status_code == 400
+        assert admin.get("/api/v1/audit/export", params={"until": "0001-01-01T00:00:00+05:00"}).status_code == 400
+        upload = admin.post("/api/v1/scans/upload", files={"file": ("x.tar", b"x")}, data={"environment": "a\u0000"})
+        assert upload.status_code == 400

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi import Path as PathParam
+from sqlalchemy.exc import IntegrityError
 
 from shieldwall.api import queries
 from shieldwall.api.auth import Admin, Viewer
@@ -27,6 +30,7 @@ from shieldwall.errors import ConfigError, InputError, ShieldwallError
 from shieldwall.service.monitor import CONFIG_SETTING
 from shieldwall.service.monitor_config import parse_config
 from shieldwall.store import audit
+from shieldwall.store.schema import Setting
 
 router = APIRouter()
 
@@ -112,14 +116,33 @@ def _registry_out(item: Any) -> RegistryOut:
     )
 
 
-def _save_monitor(ctx: AppContext, raw: dict[str, Any], actor: str, change: dict[str, Any]) -> None:
-    try:
-        parse_config(raw, "the monitor configuration")
-    except ConfigError as exc:
-        raise HTTPException(400, str(exc)) from None
-    with ctx.store.session() as session:
-        ctx.store.put_setting(CONFIG_SETTING, raw, session)
-        audit.append_event(ctx.store, session, audit.AuditAction.CONFIG_CHANGED, "monitor", change, actor=actor)
+def _update_monitor(ctx: AppContext, change: Callable[[dict[str, Any]], dict[str, Any]], actor: str) -> dict[str, Any]:
+    """Change the monitor configuration in one transaction (row locked), validate it, audit it.
+
+    ``change`` gets the current mapping and returns the audit details (it may
+    raise ``HTTPException``). Two admins adding the first registry at the same
+    moment race on inserting the row: the loser retries on the winner's copy.
+    """
+    for attempt in range(3):
+        try:
+            with ctx.store.session() as session:
+                row = session.get(Setting, CONFIG_SETTING, with_for_update=True)
+                loaded = json.loads(row.value) if row is not None else {}
+                raw: dict[str, Any] = dict(loaded) if isinstance(loaded, dict) else {}
+                details = change(raw)
+                try:
+                    parse_config(raw, "the monitor configuration")
+                except ConfigError as exc:
+                    raise HTTPException(400, str(exc)) from None
+                ctx.store.put_setting(CONFIG_SETTING, raw, session)
+                audit.append_event(
+                    ctx.store, session, audit.AuditAction.CONFIG_CHANGED, "monitor", details, actor=actor
+                )
+            return raw
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 @router.get("/registries", response_model=list[RegistryOut], tags=["registries"])
@@ -136,34 +159,39 @@ def get_registries(request: Request, who: Viewer) -> list[RegistryOut]:
 @router.post("/registries", status_code=201, response_model=RegistryOut, responses={**BAD_REQUEST}, tags=["registries"])
 def post_registry(body: RegistryIn, request: Request, who: Admin) -> RegistryOut:
     """Watch another registry (the monitor picks it up on its next start); audited as a configuration change."""
-    ctx = context(request)
-    raw = _monitor_raw(ctx)
-    registries = list(raw.get("registries") or [])
     label = body.name or body.url
-    if any(isinstance(r, dict) and label in (r.get("name"), r.get("url")) for r in registries):
-        raise HTTPException(400, f"registry {label!r} is already watched")
     entry = body.model_dump()
     if not entry["name"]:
         entry.pop("name")
-    registries.append(entry)
-    raw["registries"] = registries
-    _save_monitor(ctx, raw, who.actor, {"registry_added": entry})
+
+    def add(raw: dict[str, Any]) -> dict[str, Any]:
+        registries = list(raw.get("registries") or [])
+        if any(isinstance(r, dict) and label in (r.get("name"), r.get("url")) for r in registries):
+            raise HTTPException(400, f"registry {label!r} is already watched")
+        raw["registries"] = [*registries, entry]
+        return {"registry_added": entry}
+
+    raw = _update_monitor(context(request), add, who.actor)
     found = parse_config(raw, "monitor").registry(label)
     assert found is not None
     return _registry_out(found)
 
 
 @router.delete("/registries/{name}", status_code=204, responses={**NOT_FOUND}, tags=["registries"])
-def delete_registry(name: Annotated[str, PathParam(max_length=255)], request: Request, who: Admin) -> Response:
+def delete_registry(
+    name: Annotated[str, PathParam(min_length=1, max_length=255)], request: Request, who: Admin
+) -> Response:
     """Stop watching a registry (by name or URL); audited."""
-    ctx = context(request)
-    raw = _monitor_raw(ctx)
-    registries = list(raw.get("registries") or [])
-    kept = [r for r in registries if not (isinstance(r, dict) and name in (r.get("name"), r.get("url")))]
-    if len(kept) == len(registries):
-        raise HTTPException(404, f"no watched registry {name!r}")
-    raw["registries"] = kept
-    _save_monitor(ctx, raw, who.actor, {"registry_removed": name})
+
+    def remove(raw: dict[str, Any]) -> dict[str, Any]:
+        registries = list(raw.get("registries") or [])
+        kept = [r for r in registries if not (isinstance(r, dict) and name in (r.get("name"), r.get("url")))]
+        if len(kept) == len(registries):
+            raise HTTPException(404, f"no watched registry {name!r}")
+        raw["registries"] = kept
+        return {"registry_removed": name}
+
+    _update_monitor(context(request), remove, who.actor)
     return Response(status_code=204)
 
 

@@ -72,8 +72,9 @@ def _check_time(label: str, value: str) -> None:
     if not value:
         return
     try:
-        dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except (ValueError, OverflowError):
         raise HTTPException(400, f"{label}: not an ISO 8601 date or time: {value!r}") from None
 
 

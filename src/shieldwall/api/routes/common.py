@@ -14,6 +14,7 @@ def _error(description: str) -> dict[str, Any]:
 
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("The request cannot be carried out as given (or holds a NUL character)"),
     401: _error("No API token, or an unknown or revoked one"),
     403: _error("The token's role does not allow this"),
     413: _error("The request body is larger than the limit"),
@@ -28,7 +29,7 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A numeric ID")]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
-def json_errors(codes: tuple[int, ...] = (401, 403, 404, 413, 422, 429)) -> dict[int | str, dict[str, Any]]:
+def json_errors(codes: tuple[int, ...] = (400, 401, 403, 404, 413, 422, 429)) -> dict[int | str, dict[str, Any]]:
     """Error responses documented as JSON explicitly (for routes whose success body is not JSON)."""
     every = {**AUTH_ERRORS, **BAD_REQUEST, **NOT_FOUND}
     return {

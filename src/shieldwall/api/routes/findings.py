@@ -123,8 +123,10 @@ def create_exception(ctx_store: Store, body: ExceptionCreate, actor: str) -> int
         asset_id = owner if asset_id is None else asset_id
     expires = body.expires_at
     if expires is not None:
-        if expires.tzinfo is None:
-            expires = expires.replace(tzinfo=dt.UTC)
+        try:
+            expires = (expires if expires.tzinfo else expires.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+        except OverflowError:
+            raise InputError("the expiry is out of range") from None
         if expires <= dt.datetime.now(dt.UTC):
             raise InputError("the expiry is in the past")
     if asset_id is not None:

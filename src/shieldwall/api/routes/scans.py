@@ -15,6 +15,7 @@ from shieldwall import paths
 from shieldwall.api import queries
 from shieldwall.api.auth import Operator, Viewer
 from shieldwall.api.context import context
+from shieldwall.api.guards import MESSAGE, has_nul
 from shieldwall.api.jobs import JobKind, ScanRequest
 from shieldwall.api.routes.common import BAD_REQUEST, NOT_FOUND, IdPath, IdQuery
 from shieldwall.api.schemas import SCANNERS, JobOut, ScanDetailOut, ScanOut, ScanPage, ScanSubmit
@@ -63,6 +64,8 @@ def upload_scan(
 ) -> JobOut:
     """Scan an uploaded image tarball or SBOM (CycloneDX, SPDX, Syft JSON) in the background."""
     ctx = context(request)
+    if has_nul([environment, webhook_url, webhook_secret, file.filename or ""]):
+        raise HTTPException(400, MESSAGE)
     if webhook_url and not webhook_url.lower().startswith(("http://", "https://")):
         raise HTTPException(400, "the webhook must be an http:// or https:// URL")
     base = ctx.settings.upload_dir or paths.cache_dir() / "api-uploads"
