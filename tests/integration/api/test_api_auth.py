@@ -137,6 +137,11 @@ def test_the_dashboard_needs_a_session(seeded: Seeded) -> None:
         headers = {"Authorization": f"Bearer {seeded.api.tokens[Role.ADMIN]}"}
         assert client.get("/", headers=headers).status_code == 303
         assert client.get("/api/v1/openapi.json").status_code == 401
+        login = client.get("/login")
+        assert "script-src 'self'" in login.headers["content-security-policy"]
+        assert login.headers["x-frame-options"] == "DENY" and login.headers["x-content-type-options"] == "nosniff"
+        cookie = login.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
 
 
 def test_tokens_are_created_used_and_revoked_through_the_api(seeded: Seeded) -> None:

@@ -16,6 +16,7 @@ from shieldwall.api.schemas import ComplianceOut, FrameworkOut
 from shieldwall.api.stored_result import compliance_for_asset
 from shieldwall.errors import ConfigError
 from shieldwall.misconfig.compliance import ComplianceReport, Status, framework_ids, load_framework
+from shieldwall.model import Finding
 
 router = APIRouter(tags=["compliance"])
 
@@ -46,10 +47,7 @@ def evaluate_for(request: Request, framework: str, asset_id: int) -> ComplianceR
 def compliance_out(report: ComplianceReport, asset_id: int) -> ComplianceOut:
     """The JSON body of a compliance report."""
 
-    def finding(f: object) -> dict[str, object]:
-        from shieldwall.model import Finding
-
-        assert isinstance(f, Finding)
+    def finding(f: Finding) -> dict[str, object]:
         return {
             "rule_id": f.rule_id,
             "severity": str(f.severity),
