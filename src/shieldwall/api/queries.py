@@ -29,7 +29,7 @@ from shieldwall.store import Store
 from shieldwall.store.audit import AuditAction
 from shieldwall.store.core import utcnow
 from shieldwall.store.inventory import layers_from_json, os_from_json
-from shieldwall.store.queries import FindingView
+from shieldwall.store.queries import FindingView, finding_view
 from shieldwall.store.records import finding_from_json
 from shieldwall.store.schema import (
     Asset,
@@ -203,34 +203,6 @@ def _apply_filter(query: Any, filt: FindingFilter) -> Any:
             )
         )
     return query
-
-
-def finding_view(row: StoredFinding, owner: Asset, env_name: str | None) -> FindingView:
-    """The store's ``FindingView`` of one row (the same shape ``shieldwall findings --format json`` prints)."""
-    return FindingView(
-        id=row.id,
-        asset_id=owner.id,
-        asset=owner.identifier,
-        repository=owner.repository,
-        environment=env_name or "",
-        fingerprint=row.fingerprint,
-        kind=row.kind,
-        rule_id=row.rule_id,
-        severity=row.severity,
-        title=row.title,
-        package=row.package_name,
-        installed_version=row.installed_version,
-        fixed_version=row.fixed_version,
-        path=row.path,
-        status=row.status,
-        first_seen=iso(row.first_seen),
-        last_seen=iso(row.last_seen),
-        fixed_at=iso(row.fixed_at),
-        reopened_at=iso(row.reopened_at),
-        reopen_count=row.reopen_count,
-        suppressed_reason=row.suppressed_reason,
-        suppressed_by=row.suppressed_by,
-    )
 
 
 def _base_findings_query() -> Any:

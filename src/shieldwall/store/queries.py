@@ -193,35 +193,37 @@ def list_findings(
         query = query.order_by(StoredFinding.last_seen.desc(), StoredFinding.id.desc())
         if limit:
             query = query.limit(limit)
-        views = [
-            FindingView(
-                id=row.id,
-                asset_id=owner.id,
-                asset=owner.identifier,
-                repository=owner.repository,
-                environment=env_name or "",
-                fingerprint=row.fingerprint,
-                kind=row.kind,
-                rule_id=row.rule_id,
-                severity=row.severity,
-                title=row.title,
-                package=row.package_name,
-                installed_version=row.installed_version,
-                fixed_version=row.fixed_version,
-                path=row.path,
-                status=row.status,
-                first_seen=_iso(row.first_seen),
-                last_seen=_iso(row.last_seen),
-                fixed_at=_iso(row.fixed_at),
-                reopened_at=_iso(row.reopened_at),
-                reopen_count=row.reopen_count,
-                suppressed_reason=row.suppressed_reason,
-                suppressed_by=row.suppressed_by,
-            )
-            for row, owner, env_name in session.execute(query).all()
-        ]
+        views = [finding_view(row, owner, env_name) for row, owner, env_name in session.execute(query).all()]
     rank = {str(s): s.rank for s in Severity}
     return sorted(views, key=lambda v: -rank.get(v.severity, 0))
+
+
+def finding_view(row: StoredFinding, owner: Asset, env_name: str | None) -> FindingView:
+    """The ``FindingView`` of one stored row (the shape ``shieldwall findings --format json`` prints)."""
+    return FindingView(
+        id=row.id,
+        asset_id=owner.id,
+        asset=owner.identifier,
+        repository=owner.repository,
+        environment=env_name or "",
+        fingerprint=row.fingerprint,
+        kind=row.kind,
+        rule_id=row.rule_id,
+        severity=row.severity,
+        title=row.title,
+        package=row.package_name,
+        installed_version=row.installed_version,
+        fixed_version=row.fixed_version,
+        path=row.path,
+        status=row.status,
+        first_seen=_iso(row.first_seen),
+        last_seen=_iso(row.last_seen),
+        fixed_at=_iso(row.fixed_at),
+        reopened_at=_iso(row.reopened_at),
+        reopen_count=row.reopen_count,
+        suppressed_reason=row.suppressed_reason,
+        suppressed_by=row.suppressed_by,
+    )
 
 
 def list_assets(
