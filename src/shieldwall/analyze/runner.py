@@ -35,8 +35,6 @@ class LayerResult:
     whiteouts: tuple[str, ...] = ()
     opaque_dirs: tuple[str, ...] = ()
     warnings: tuple[ScanWarning, ...] = ()
-    files_seen: int = 0
-    bytes_seen: int = 0
 
 
 class LayerProgress(Protocol):
@@ -90,8 +88,6 @@ def analyze_layer(
     warnings: list[ScanWarning] = []
     read_cache: dict[str, bytes] = {}  # hard links point at earlier members of the stream
     cached_bytes = 0
-    files_seen = 0
-    bytes_seen = 0
     for entry in layer.walk():
         kind = entry.kind
         if kind is EntryKind.DIR:
@@ -110,8 +106,6 @@ def analyze_layer(
             read.loaded = read_cache[entry.link]
         else:
             continue
-        files_seen += 1
-        bytes_seen += entry.size
         info = FileInfo(entry.path, entry.size, entry.mode)
         for analyzer in analyzers:
             try:
@@ -141,6 +135,4 @@ def analyze_layer(
         whiteouts=tuple(whiteouts),
         opaque_dirs=tuple(opaque),
         warnings=tuple(warnings),
-        files_seen=files_seen,
-        bytes_seen=bytes_seen,
     )

@@ -66,6 +66,10 @@ def blob_path(digest: str) -> str:
     return f"blobs/{algo}/{hexpart}"
 
 
+# An image archive holds manifests, configs and one blob per layer; far fewer than this.
+MAX_ARCHIVE_MEMBERS = 100_000
+
+
 class TarBlobs:
     """Members of a tar file (docker save output, an OCI layout tar)."""
 
@@ -73,7 +77,12 @@ class TarBlobs:
         self.label = str(path)
         try:
             self._tar = tarfile.open(path, mode="r:*")  # noqa: SIM115 - closed by close()
-            members = self._tar.getmembers()
+            members = []
+            for member in self._tar:
+                members.append(member)
+                if len(members) > MAX_ARCHIVE_MEMBERS:
+                    self._tar.close()
+                    raise UnsafeInputError(f"{path}: more than {MAX_ARCHIVE_MEMBERS} members in the archive")
         except (tarfile.TarError, EOFError, OSError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise CorruptInputError(f"{path}: not a readable tar archive ({reason})") from exc

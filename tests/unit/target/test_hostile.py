@@ -173,3 +173,16 @@ def test_oci_manifest_oversized(tmp_path: Path) -> None:
     layout = build_oci_layout(tmp_path / "l", layers=[{"/a": b"1"}])
     with pytest.raises(UnsafeInputError, match="limit"):
         _scan(f"oci:{layout}", Limits(max_metadata_bytes=100))
+
+
+def test_outer_archive_member_count_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shieldwall.target import blobs
+
+    monkeypatch.setattr(blobs, "MAX_ARCHIVE_MEMBERS", 20)
+    path = tmp_path / "many.tar"
+    with tarfile.open(path, "w") as tar:
+        for i in range(50):
+            info = tarfile.TarInfo(f"junk/{i}")
+            tar.addfile(info, io.BytesIO(b""))
+    with pytest.raises(UnsafeInputError, match="more than 20 members"):
+        _scan(f"docker-archive:{path}")
