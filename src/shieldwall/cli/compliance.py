@@ -13,7 +13,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from shieldwall.misconfig.compliance import (
     SELECTOR,
@@ -25,6 +24,7 @@ from shieldwall.misconfig.compliance import (
     load_framework,
     report_json,
 )
+from shieldwall.report.safe_text import SafeTable
 
 
 class ReportFormat(StrEnum):
@@ -41,7 +41,7 @@ def print_report(report: ComplianceReport, console: Console, *, show_na: bool = 
     """The table form: one row per control, its findings under it."""
     fw = report.framework
     console.print(f"[bold]{escape(fw.title)}[/] ({escape(fw.id)}) -- target {escape(report.target)}", highlight=False)
-    table = Table(show_lines=False, expand=False)
+    table = SafeTable(show_lines=False, expand=False)
     table.add_column("Control", no_wrap=True)
     table.add_column("Title")
     table.add_column("Status", no_wrap=True)

@@ -34,10 +34,11 @@ from rich.progress import (
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
+from rich.text import Text
 
 from shieldwall import __version__
 from shieldwall.errors import InputError, ShieldwallError
+from shieldwall.report.safe_text import SafeTable, print_error, untrusted
 from shieldwall.vulndb.bundle import export_bundle, import_bundle
 from shieldwall.vulndb.importers import FeedFormat, ImportResult, default_source_name, detect_format, import_feed
 from shieldwall.vulndb.model import DbStatus, SourceInfo
@@ -87,10 +88,10 @@ def _guard(action: Callable[[], T], debug: bool) -> T:
     try:
         return action()
     except InputError as exc:
-        _stderr().print(f"[bold red]error:[/] {exc}")
+        print_error(_stderr(), str(exc))
         raise typer.Exit(EXIT_INPUT) from None
     except ShieldwallError as exc:
-        _stderr().print(f"[bold red]error:[/] {exc}")
+        print_error(_stderr(), str(exc))
         raise typer.Exit(EXIT_INTERNAL) from None
     except KeyboardInterrupt:
         _stderr().print("[bold red]error:[/] interrupted; the database was not changed")
@@ -98,7 +99,7 @@ def _guard(action: Callable[[], T], debug: bool) -> T:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        _stderr().print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (run with --debug)")
+        print_error(_stderr(), f"{type(exc).__name__}: {exc} (run with --debug)", label="internal error:")
         raise typer.Exit(EXIT_INTERNAL) from None
 
 
@@ -185,7 +186,7 @@ def _print_update(report: UpdateReport) -> None:
     for result in report.imported:
         console.print(_describe(result))
         for warning in result.warnings[:5]:
-            console.print(f"  [yellow]skipped:[/] {warning}")
+            console.print(Text.assemble(("  skipped:", "yellow"), " ", untrusted(str(warning))))
         if len(result.warnings) > 5:
             console.print(f"  [yellow]... and {len(result.warnings) - 5} more skipped records[/]")
     console.print(
@@ -300,7 +301,7 @@ def _import_location(
         if not quiet:
             console.print(_describe(result))
             for warning in result.warnings[:10]:
-                console.print(f"  [yellow]skipped:[/] {warning}")
+                console.print(Text.assemble(("  skipped:", "yellow"), " ", untrusted(str(warning))))
             if len(result.warnings) > 10:
                 console.print(f"  [yellow]... and {len(result.warnings) - 10} more skipped records[/]")
             console.print(f"[bold]database updated[/]: {db_path} ({changed} packages with changed advisories)")
@@ -410,13 +411,13 @@ def _print_status(status: DbStatus, console: Console) -> None:
     console.print(
         f"Advisories: {status.advisories}; KEV entries: {status.kev_entries}; EPSS scores: {status.epss_entries}"
     )
-    sources = Table(title="Sources", title_justify="left")
+    sources = SafeTable(title="Sources", title_justify="left")
     for column in ("name", "kind", "count", "imported", "url"):
         sources.add_column(column, justify="right" if column == "count" else "left", overflow="fold")
     for s in status.sources:
         sources.add_row(s.name, s.kind, str(s.count), s.imported_at, s.url)
     console.print(sources)
-    ecosystems = Table(title="Advisories per ecosystem", title_justify="left")
+    ecosystems = SafeTable(title="Advisories per ecosystem", title_justify="left")
     ecosystems.add_column("ecosystem")
     ecosystems.add_column("advisories", justify="right")
     for eco, count in status.ecosystems:

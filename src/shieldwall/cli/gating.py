@@ -19,13 +19,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from shieldwall.config.load import Settings, config_rows_text, load_settings
 from shieldwall.config.sections import LicenseSection
 from shieldwall.errors import InputError
 from shieldwall.model import ScanResult
+from shieldwall.model.text import printable
 from shieldwall.policy.model import GateVerdict
 from shieldwall.report.common import summary_line
+from shieldwall.report.safe_text import untrusted
 from shieldwall.service.gate import GateOptions, GateOutcome, apply_gate, gate_options
 from shieldwall.service.scan import ScanOptions
 
@@ -81,20 +84,28 @@ def report_gate(outcome: GateOutcome, console: Console, *, quiet: bool) -> int:
     """Print warnings about exceptions and VEX, the verdict and the summary line; return the exit code."""
     for warning in outcome.warnings:
         where = f" ({warning.path})" if warning.path else ""
-        console.print(f"[yellow]warning:[/] {warning.message}{where}", highlight=False, soft_wrap=True)
+        console.print(
+            Text.assemble(("warning:", "yellow"), " ", untrusted(f"{warning.message}{where}")),
+            highlight=False,
+            soft_wrap=True,
+        )
     verdict = outcome.verdict
     if not verdict.passed:
         for failure in verdict.failures[:20]:
             console.print(
-                f"[red]policy {failure.policy}:[/] {failure.severity} {failure.rule_id} — {failure.title}"
-                f" [dim]({failure.reason})[/]",
+                Text.assemble(
+                    (f"policy {printable(failure.policy)}:", "red"),
+                    " ",
+                    untrusted(f"{failure.severity} {failure.rule_id} — {failure.title} "),
+                    (f"({printable(failure.reason)})", "dim"),
+                ),
                 highlight=False,
                 soft_wrap=True,
             )
         if len(verdict.failures) > 20:
             console.print(f"... and {len(verdict.failures) - 20} more violation(s)", highlight=False)
     if not quiet or not verdict.passed:
-        console.print(summary_line(outcome.result, verdict), highlight=False, soft_wrap=True)
+        console.print(untrusted(summary_line(outcome.result, verdict)), highlight=False, soft_wrap=True)
     return gate_exit_code(verdict)
 
 

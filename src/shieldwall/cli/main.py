@@ -26,6 +26,7 @@ from shieldwall.errors import InputError, ShieldwallError
 from shieldwall.match.filters import filter_vulnerabilities, parse_severities
 from shieldwall.model import ScanResult
 from shieldwall.report.formats import OutputFormat, parse_output_spec, render
+from shieldwall.report.safe_text import print_error
 from shieldwall.service.progress import NullProgress, ScanProgress
 from shieldwall.service.scan import ALL_SCANNERS, ScanOptions, scan_target
 from shieldwall.vulndb.store import parse_age
@@ -59,7 +60,7 @@ def _stderr() -> Console:
 
 def _fail(message: str, code: int) -> typer.Exit:
     message = "; ".join(line.strip() for line in message.splitlines() if line.strip())
-    _stderr().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    print_error(_stderr(), message)
     return typer.Exit(code)
 
 
@@ -323,5 +324,5 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:  # pragma: no cover - last resort
-        _stderr().print(f"[bold red]internal error:[/] {exc}")
+        print_error(_stderr(), str(exc), label="internal error:")
         sys.exit(EXIT_INTERNAL)

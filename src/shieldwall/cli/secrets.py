@@ -29,6 +29,7 @@ from shieldwall.analyze.secret.baseline import (
 from shieldwall.analyze.secret.fingerprint import Fingerprinter, load_or_create_key
 from shieldwall.errors import InputError, ShieldwallError
 from shieldwall.model import ScanResult
+from shieldwall.report.safe_text import print_error
 from shieldwall.service.scan import ScanOptions, scan_target
 
 DEFAULT_BASELINE = ".shieldwall-secrets-baseline.json"
@@ -104,10 +105,10 @@ def baseline(
         made = build_baseline(result, fingerprint_key_id(), previous)
         write_baseline(made, output)
     except InputError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        print_error(console, str(exc))
         raise typer.Exit(2) from None
     except ShieldwallError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        print_error(console, str(exc))
         raise typer.Exit(3) from None
     if not quiet:
         kept = sum(1 for e in made.entries if e.verdict != "unreviewed")

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from shieldwall.report.safe_text import SafeTable
+
 if TYPE_CHECKING:
     from shieldwall.model import ScanResult
     from shieldwall.store import Store
@@ -52,9 +54,8 @@ def _print_json(data: Any) -> None:
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=title, show_lines=False, highlight=False)
+    table = SafeTable(title=title, show_lines=False, highlight=False)
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from shieldwall.model import Finding, FindingKind, Package, ScanResult, Severity, Suppression
+from shieldwall.model.text import printable
 from shieldwall.policy.model import GateVerdict, suppressions_of
 
 SEVERITIES_DESC = tuple(reversed(list(Severity)))
@@ -133,7 +134,7 @@ def summary_line(result: ScanResult, verdict: GateVerdict | None = None) -> str:
     summary = summarize(result)
     counts = " ".join(f"{s.lower()}={n}" for s, n in summary.by_severity if n) or "none"
     line = (
-        f"shieldwall: {result.target.name}: {summary.active} active finding(s) ({counts}),"
+        f"shieldwall: {printable(result.target.name)}: {summary.active} active finding(s) ({counts}),"
         f" {summary.suppressed} suppressed, {len(result.packages)} package(s)"
     )
     if verdict is not None:

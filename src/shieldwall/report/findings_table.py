@@ -9,7 +9,6 @@ for CI logs.
 from __future__ import annotations
 
 from rich.console import Console, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from shieldwall.model import FindingKind, ScanResult, Severity
@@ -26,6 +25,7 @@ from shieldwall.report.common import (
     suppressed_findings,
     suppressions_text,
 )
+from shieldwall.report.safe_text import SafeTable, lines, untrusted
 
 STYLES = {
     Severity.CRITICAL: "bold red",
@@ -38,7 +38,7 @@ STYLES = {
 
 def findings_tables(
     result: ScanResult, verdict: GateVerdict | None = None, *, skip: frozenset[FindingKind] = frozenset()
-) -> list[Table]:
+) -> list[SafeTable]:
     """Active findings, one table per kind (kinds in ``skip`` left out), with the fix for each."""
     packages = package_index(result)
     failing = verdict.failing_fingerprints if verdict is not None else frozenset()
@@ -46,7 +46,7 @@ def findings_tables(
     for kind, items in by_kind(active_findings(result)):
         if kind in skip:
             continue
-        table = Table(title=f"{kind_title(kind)} ({len(items)})", header_style="bold")
+        table = SafeTable(title=f"{kind_title(kind)} ({len(items)})", header_style="bold")
         table.add_column("Severity", no_wrap=True)
         table.add_column("ID", overflow="fold", ratio=2)
         table.add_column("Package / location", overflow="fold", ratio=3)
@@ -63,7 +63,7 @@ def findings_tables(
             table.add_row(
                 Text(str(finding.severity) + mark, style=STYLES[finding.severity]),
                 finding.rule_id,
-                "\n".join(where),
+                lines(where),
                 finding.title,
                 Text(fix_text(finding), style="green"),
             )
@@ -71,10 +71,10 @@ def findings_tables(
     return tables
 
 
-def suppressed_table(result: ScanResult) -> Table:
+def suppressed_table(result: ScanResult) -> SafeTable:
     """Suppressed findings with the rule and reason that set each aside (never dropped)."""
     items = suppressed_findings(result)
-    table = Table(title=f"Suppressed ({len(items)})", header_style="bold")
+    table = SafeTable(title=f"Suppressed ({len(items)})", header_style="bold")
     table.add_column("Severity", no_wrap=True)
     table.add_column("Kind", no_wrap=True)
     table.add_column("ID", overflow="fold", ratio=2)
@@ -97,7 +97,7 @@ def gate_renderable(verdict: GateVerdict) -> RenderableType:
         return Text("Gate: not configured (use --fail-on or a policy)", style="dim")
     if verdict.passed:
         return Text(f"Gate PASSED ({', '.join(verdict.policies)})", style="bold green")
-    table = Table(title=f"Gate FAILED: {len(verdict.failures)} violation(s)", header_style="bold red")
+    table = SafeTable(title=f"Gate FAILED: {len(verdict.failures)} violation(s)", header_style="bold red")
     table.add_column("Policy")
     table.add_column("Severity", no_wrap=True)
     table.add_column("ID", overflow="fold")
@@ -123,4 +123,4 @@ def print_findings(
         console.print(suppressed_table(result))
     if verdict is not None:
         console.print(gate_renderable(verdict))
-    console.print(summary_line(result, verdict), highlight=False, soft_wrap=True)
+    console.print(untrusted(summary_line(result, verdict)), highlight=False, soft_wrap=True)

@@ -7,6 +7,7 @@ from typing import assert_never
 
 from shieldwall.errors import InputError
 from shieldwall.model import ScanResult
+from shieldwall.model.text import printable
 from shieldwall.policy.model import GateVerdict
 
 
@@ -24,7 +25,12 @@ class OutputFormat(StrEnum):
 
 
 def render(fmt: OutputFormat, result: ScanResult, verdict: GateVerdict | None = None) -> str:
-    """Render ``result`` in ``fmt``; ``verdict`` (the gate's outcome) is shown by formats that have a place for it."""
+    """Render ``result`` in ``fmt``; ``verdict`` (the gate's outcome) is shown by formats that have a place for it.
+
+    Text formats (JUnit XML, Markdown, HTML) pass through ``printable``: control characters from
+    untrusted names are escaped (XML 1.0 cannot carry them; a terminal showing the file must not
+    interpret them). JSON formats escape them by construction.
+    """
     match fmt:
         case OutputFormat.TABLE:
             from shieldwall.report.table import render_table
@@ -50,15 +56,15 @@ def render(fmt: OutputFormat, result: ScanResult, verdict: GateVerdict | None = 
         case OutputFormat.JUNIT:
             from shieldwall.report.junit import render_junit
 
-            return render_junit(result, verdict)
+            return printable(render_junit(result, verdict), keep_newlines=True)
         case OutputFormat.MARKDOWN:
             from shieldwall.report.markdown import render_markdown
 
-            return render_markdown(result, verdict)
+            return printable(render_markdown(result, verdict), keep_newlines=True)
         case OutputFormat.HTML:
             from shieldwall.report.html import render_html
 
-            return render_html(result, verdict)
+            return printable(render_html(result, verdict), keep_newlines=True)
         case _:
             assert_never(fmt)
 

@@ -7,32 +7,35 @@ from collections import Counter
 
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from shieldwall.match.filters import severity_summary
 from shieldwall.model import Finding, FindingKind, ScanResult
+from shieldwall.model.text import printable
 from shieldwall.policy.model import GateVerdict
 from shieldwall.report.findings_table import print_findings
+from shieldwall.report.safe_text import SafeTable
 
 
 def summary_renderable(result: ScanResult) -> RenderableType:
     """Target identity, OS and image config in one panel."""
-    lines = [Text.assemble(("Target  ", "bold"), result.target.name)]
+    lines = [Text.assemble(("Target  ", "bold"), printable(result.target.name))]
     if result.target.digest:
         lines.append(Text.assemble(("Digest  ", "bold"), result.target.digest))
     if result.os:
         eol = f" (EOL {result.os.eol_date}, {result.os.eol_status})" if result.os.eol_date else ""
-        lines.append(Text.assemble(("OS      ", "bold"), f"{result.os.pretty_name}{eol}"))
+        lines.append(Text.assemble(("OS      ", "bold"), printable(f"{result.os.pretty_name}{eol}")))
     if result.image:
         img = result.image
         lines.append(
-            Text.assemble(("Platform", "bold"), f" {img.platform}   ", ("User ", "bold"), img.user or "root (default)")
+            Text.assemble(
+                ("Platform", "bold"), f" {img.platform}   ", ("User ", "bold"), printable(img.user) or "root (default)"
+            )
         )
         if img.entrypoint or img.cmd:
-            lines.append(Text.assemble(("Runs    ", "bold"), " ".join(img.entrypoint + img.cmd)))
+            lines.append(Text.assemble(("Runs    ", "bold"), printable(" ".join(img.entrypoint + img.cmd))))
         if img.exposed_ports:
-            lines.append(Text.assemble(("Ports   ", "bold"), ", ".join(img.exposed_ports)))
+            lines.append(Text.assemble(("Ports   ", "bold"), printable(", ".join(img.exposed_ports))))
     counts = Counter(str(p.type) for p in result.packages)
     by_type = ", ".join(f"{t} {n}" for t, n in counts.most_common())
     lines.append(Text.assemble(("Packages", "bold"), f" {len(result.packages)} ({by_type})" if by_type else " 0"))
@@ -43,10 +46,10 @@ def summary_renderable(result: ScanResult) -> RenderableType:
     return Panel(Group(*lines), title="Shieldwall", expand=False)
 
 
-def layers_table(result: ScanResult) -> Table:
+def layers_table(result: ScanResult) -> SafeTable:
     """One row per layer: its instruction and how many packages it introduced."""
     introduced = Counter(p.introduced_by.index for p in result.packages if p.introduced_by and p.introduced_by.digest)
-    table = Table(title="Layers", header_style="bold")
+    table = SafeTable(title="Layers", header_style="bold")
     table.add_column("#", justify="right")
     table.add_column("Diff ID", no_wrap=True)
     table.add_column("Created by", overflow="fold")
@@ -57,9 +60,9 @@ def layers_table(result: ScanResult) -> Table:
     return table
 
 
-def packages_table(result: ScanResult) -> Table:
+def packages_table(result: ScanResult) -> SafeTable:
     """One row per package: name, version, type, layer that introduced it, path."""
-    table = Table(title="Packages", header_style="bold")
+    table = SafeTable(title="Packages", header_style="bold")
     table.add_column("Name", overflow="fold", ratio=3)
     table.add_column("Version", overflow="fold", ratio=2)
     table.add_column("Type", no_wrap=True)
@@ -77,9 +80,9 @@ def packages_table(result: ScanResult) -> Table:
     return table
 
 
-def warnings_table(result: ScanResult) -> Table:
+def warnings_table(result: ScanResult) -> SafeTable:
     """Skipped or crashed work, so nothing is silently missing."""
-    table = Table(title="Warnings", header_style="bold yellow")
+    table = SafeTable(title="Warnings", header_style="bold yellow")
     table.add_column("Source")
     table.add_column("Path", overflow="fold")
     table.add_column("Message", overflow="fold")
@@ -91,11 +94,11 @@ def warnings_table(result: ScanResult) -> Table:
 SEVERITY_STYLES = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "cyan", "UNKNOWN": "dim"}
 
 
-def vulnerabilities_table(result: ScanResult) -> Table:
+def vulnerabilities_table(result: ScanResult) -> SafeTable:
     """One row per vulnerability finding, most severe first, with a summary by severity as caption."""
     vulns = [f for f in result.findings if f.kind is FindingKind.VULNERABILITY and f.active]
     names = {p.id: p.name for p in result.packages}
-    table = Table(title="Vulnerabilities", header_style="bold", caption=severity_summary(vulns))
+    table = SafeTable(title="Vulnerabilities", header_style="bold", caption=severity_summary(vulns))
     table.add_column("Package", overflow="fold")
     table.add_column("Installed", overflow="fold")
     table.add_column("Fixed", overflow="fold")
@@ -121,11 +124,11 @@ def secret_layer_text(finding: Finding) -> str:
     return ", ".join(parts)
 
 
-def secrets_table(result: ScanResult) -> Table:
+def secrets_table(result: ScanResult) -> SafeTable:
     """Secrets and sensitive files: rule, path:line, layer, deleted-in, the redacted match (never the secret)."""
     kinds = (FindingKind.SECRET, FindingKind.SENSITIVE_FILE)
     items = [f for f in result.findings if f.kind in kinds and f.active]
-    table = Table(title=f"Secrets and sensitive files ({len(items)})", header_style="bold")
+    table = SafeTable(title=f"Secrets and sensitive files ({len(items)})", header_style="bold")
     table.add_column("Severity", no_wrap=True)
     table.add_column("Rule", overflow="fold", ratio=2)
     table.add_column("Path:line", overflow="fold", ratio=3)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from shieldwall.errors import FileTooLargeError, InputError
 from shieldwall.model import LayerRef, Target, TargetRef
+from shieldwall.model.text import escape_undecodable
 from shieldwall.target.base import ResolvedTarget
 from shieldwall.target.entries import Entry, EntryKind
 from shieldwall.target.limits import Limits
@@ -48,13 +49,15 @@ class DirectoryLayer:
                 if count > self.limits.max_members:
                     raise InputError(f"{root}: more than {self.limits.max_members} entries")
                 rel = item.path[prefix_len:]  # scandir joins onto ``current``, which starts with root
-                path = "/" + rel
+                path = escape_undecodable("/" + rel)
                 try:
                     st = item.stat(follow_symlinks=False)
                 except OSError:
                     continue
                 if stat.S_ISLNK(st.st_mode):
-                    yield Entry(path, EntryKind.SYMLINK, 0, st.st_mode & 0o7777, os.readlink(item.path))
+                    yield Entry(
+                        path, EntryKind.SYMLINK, 0, st.st_mode & 0o7777, escape_undecodable(os.readlink(item.path))
+                    )
                 elif stat.S_ISDIR(st.st_mode):
                     top = rel.split("/", 1)[0]
                     if item.name in self.skip_dirs or (is_rootfs and "/" not in rel and top in _SKIP_ROOT_DIRS):

@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from shieldwall.analyze.base import normalize_path
 from shieldwall.errors import CorruptInputError, FileTooLargeError, UnsafeInputError
+from shieldwall.model.text import escape_undecodable
 from shieldwall.target.limits import Limits
 
 WHITEOUT_PREFIX = ".wh."
@@ -88,7 +89,7 @@ def walk_tar_stream(stream: BinaryIO, limits: Limits, label: str) -> Iterator[En
             members += 1
             if members > limits.max_members:
                 raise UnsafeInputError(f"{label}: more than {limits.max_members} members")
-            path = normalize_path(member.name)
+            path = escape_undecodable(normalize_path(member.name))
             special, eff = classify_name(path)
             if special is not None:
                 yield Entry(eff, special)
@@ -104,13 +105,13 @@ def walk_tar_stream(stream: BinaryIO, limits: Limits, label: str) -> Iterator[En
             elif member.isdir():
                 yield Entry(path, EntryKind.DIR, 0, member.mode)
             elif member.issym():
-                yield Entry(path, EntryKind.SYMLINK, 0, member.mode, member.linkname)
+                yield Entry(path, EntryKind.SYMLINK, 0, member.mode, escape_undecodable(member.linkname))
             elif member.islnk():
                 target = member.linkname
                 if target.startswith("/"):
                     target = target.lstrip("/")
                 try:
-                    link = normalize_path(target)
+                    link = escape_undecodable(normalize_path(target))
                 except UnsafeInputError as exc:
                     raise UnsafeInputError(
                         f"{label}: hard link {path} -> {member.linkname!r} escapes the root"
