@@ -278,7 +278,13 @@ def _downloaded(url: str, quiet: bool) -> Iterator[Path]:
 
 
 def _import_location(
-    location: str, fmt: FeedFormat | None, source_name: str, db_path: Path, quiet: bool, public_key: Path | None
+    location: str,
+    fmt: FeedFormat | None,
+    source_name: str,
+    db_path: Path,
+    quiet: bool,
+    public_key: Path | None,
+    allow_empty: bool = False,
 ) -> None:
     console = _stderr()
 
@@ -296,7 +302,7 @@ def _import_location(
         if source_name or url:
             source = SourceInfo(source_name or default_source_name(detected, url), url=url or str(path.resolve()))
         with VulnDB.build(db_path) as writer:
-            result = import_feed(writer, path, detected, source=source)
+            result = import_feed(writer, path, detected, source=source, allow_empty=allow_empty)
             changed = len(writer.changed_packages)
         if not quiet:
             console.print(_describe(result))
@@ -331,13 +337,16 @@ def import_(
     public_key: Annotated[
         Path | None, typer.Option("--public-key", help="For bundles: require a valid Ed25519 signature.")
     ] = None,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Accept a feed with no records (empties the source).")
+    ] = False,
     db: DbOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Import advisories (OSV, RustSec, Alpine secdb), KEV or EPSS data, or a database bundle."""
     db_path = db or default_db_path()
-    _guard(lambda: _import_location(location, format, source_name, db_path, quiet, public_key), debug)
+    _guard(lambda: _import_location(location, format, source_name, db_path, quiet, public_key, allow_empty), debug)
 
 
 @db_app.command("import-bundle")

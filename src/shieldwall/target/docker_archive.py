@@ -17,9 +17,22 @@ from shieldwall.target.layer import BlobLayer
 from shieldwall.target.limits import Limits
 
 
+def _string_list(value: Any, label: str, field: str) -> list[str]:
+    """A manifest field that must be a list of strings (absent or null is an empty list)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise CorruptInputError(f"{label}: manifest.json {field} is not a list of strings")
+    return value
+
+
 def _manifest_entry(doc: Any, label: str, wanted_tag: str) -> dict[str, Any]:
+    """The image entry of ``manifest.json``, its fields' types checked at the edge."""
     if not isinstance(doc, list) or not doc or not all(isinstance(x, dict) for x in doc):
         raise CorruptInputError(f"{label}: manifest.json is not a non-empty list of images")
+    for entry in doc:
+        entry["RepoTags"] = _string_list(entry.get("RepoTags"), label, "RepoTags")
+        entry["Layers"] = _string_list(entry.get("Layers"), label, "Layers")
     if wanted_tag:
         for entry in doc:
             if wanted_tag in (entry.get("RepoTags") or []):
@@ -46,7 +59,7 @@ def resolve_docker_archive(ref: TargetRef, limits: Limits) -> ResolvedTarget:
             raise CorruptInputError(f"{label}: not a docker-archive (no manifest.json)")
         try:
             manifest = json.loads(read_bounded(blobs, "manifest.json", limits.max_metadata_bytes))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise CorruptInputError(f"{label}: manifest.json is not JSON ({exc})") from exc
         entry = _manifest_entry(manifest, label, tag)
         config_name = entry.get("Config")

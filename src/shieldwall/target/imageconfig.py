@@ -21,7 +21,7 @@ def parse_image_config(raw: bytes, label: str) -> ImageConfig:
     """Read the fields Shieldwall reports and the checks use; reject non-objects."""
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise CorruptInputError(f"{label}: image config is not JSON ({exc})") from exc
     if not isinstance(doc, dict):
         raise CorruptInputError(f"{label}: image config is not a JSON object")

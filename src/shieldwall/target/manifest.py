@@ -52,7 +52,7 @@ def load_json(raw: bytes, label: str) -> dict[str, Any]:
     """Parse a JSON object or fail with a one-line diagnosis."""
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise CorruptInputError(f"{label}: not valid JSON ({exc})") from exc
     if not isinstance(doc, dict):
         raise CorruptInputError(f"{label}: expected a JSON object")
@@ -72,6 +72,8 @@ def index_entries(doc: dict[str, Any], label: str) -> list[Descriptor]:
     manifests = doc.get("manifests")
     if not isinstance(manifests, list):
         raise CorruptInputError(f"{label}: index has no manifests list")
+    if not manifests:
+        raise CorruptInputError(f"{label}: index lists no manifests")
     return [_descriptor(m, label) for m in manifests]
 
 

@@ -113,7 +113,7 @@ def _error_codes(body: bytes) -> list[tuple[str, str]]:
     """``(code, message)`` pairs of a distribution error body, or ``[]``."""
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return []
     errors = doc.get("errors") if isinstance(doc, dict) else None
     if not isinstance(errors, list):

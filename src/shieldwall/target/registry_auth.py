@@ -117,7 +117,7 @@ def _read_auth_file(path: Path) -> dict[str, object] | None:
             log.warning("%s is larger than %d bytes; ignored", path, _MAX_AUTH_FILE_BYTES)
             return None
         doc = json.loads(path.read_bytes())
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
         log.warning("%s cannot be read as JSON (%s); ignored", path, type(exc).__name__)
         return None
     if not isinstance(doc, dict):
@@ -396,7 +396,7 @@ class RegistryAuth(httpx.Auth):
             raise RegistryError(f"token server {realm.host}: HTTP {response.status_code} for {what}")
         try:
             doc = json.loads(bytes(body))
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise RegistryError(f"token server {realm.host}: response is not JSON") from exc
         value = doc.get("token") or doc.get("access_token") if isinstance(doc, dict) else None
         if not isinstance(value, str) or not value:

@@ -245,7 +245,7 @@ def import_bundle(
         manifest_bytes = _read_member(tar, members[MANIFEST], MAX_MANIFEST_BYTES)
         try:
             doc = json.loads(manifest_bytes)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise CorruptInputError(f"{bundle}: manifest is not valid JSON: {exc}") from None
         if not isinstance(doc, Mapping):
             raise CorruptInputError(f"{bundle}: manifest is not a JSON object")

@@ -256,7 +256,7 @@ def parse_osv_bytes(data: bytes, name: str, *, source: str = "") -> list[Advisor
         raise FileTooLargeError(f"{name}: {len(data)} bytes is above the {MAX_RECORD_BYTES}-byte limit for a record")
     try:
         doc = json.loads(data) if name.lower().endswith(".json") else load_yaml_strings(data)
-    except (ValueError, yaml.YAMLError) as exc:
+    except (ValueError, yaml.YAMLError, RecursionError) as exc:
         raise CorruptInputError(f"{name}: not valid {'JSON' if name.endswith('.json') else 'YAML'}: {exc}") from None
     if isinstance(doc, Mapping) and "id" not in doc and isinstance(doc.get("vulns"), list):
         doc = doc["vulns"]

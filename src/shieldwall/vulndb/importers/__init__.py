@@ -149,6 +149,14 @@ def iter_advisories(
         raise InputError(f"{fmt.value} is not an advisory feed")
 
 
+def _refuse_empty(count: int, path: Path, source: str, allow_empty: bool) -> None:
+    if count == 0 and not allow_empty:
+        raise CorruptInputError(
+            f"{path}: the feed holds no records; source {source!r} was left as it was"
+            " (--allow-empty replaces it anyway)"
+        )
+
+
 def import_feed(
     writer: VulnDBWriter,
     path: Path,
@@ -156,8 +164,15 @@ def import_feed(
     *,
     source: SourceInfo | None = None,
     limits: ArchiveLimits = DEFAULT_LIMITS,
+    allow_empty: bool = False,
 ) -> ImportResult:
     """Import the feed at ``path`` into ``writer`` as one source (replacing that source's previous content).
+
+    A feed that yields no record at all is refused (``CorruptInputError``, the
+    database unchanged) unless ``allow_empty``: replacing a source with nothing
+    would silently drop every advisory it had, and a truncated download, a
+    mirror serving an error page in a zip or a hostile archive all look like
+    that.
 
     ``fmt`` defaults to ``detect_format(path)``; ``source`` defaults to
     ``default_source_name``. Records that cannot be read are skipped and
@@ -172,14 +187,17 @@ def import_feed(
         stats = writer.replace_source(info, iter_advisories(path, fmt, warnings, source=info.name, limits=limits))
         if stats.total == 0 and warnings:
             raise CorruptInputError(f"{path}: no advisory could be read ({len(warnings)} errors; first: {warnings[0]})")
+        _refuse_empty(stats.total, path, info.name, allow_empty)
         return ImportResult(info.name, fmt, stats.total, stats, tuple(warnings))
     if fmt is FeedFormat.KEV:
         entries = parse_kev(_read_bounded(path, MAX_FEED_FILE_BYTES), str(path))
+        _refuse_empty(len(entries), path, info.name, allow_empty)
         count = writer.replace_kev(info, entries)
         return ImportResult(info.name, fmt, count)
     if fmt is FeedFormat.EPSS:
         header = EpssHeader()
         count = writer.replace_epss(info, iter_epss(_read_bounded(path, MAX_FEED_FILE_BYTES), str(path), header))
+        _refuse_empty(count, path, info.name, allow_empty)
         return ImportResult(info.name, fmt, count)
     if fmt is FeedFormat.BUNDLE:
         raise InputError(f"{path} is a database bundle: use `shieldwall db import-bundle`")

@@ -119,7 +119,7 @@ def load_secdb_bytes(data: bytes, name: str) -> Any:
     """Parse one secdb file: JSON when ``name`` ends in ``.json``, else YAML (scalars kept as strings)."""
     try:
         return json.loads(data) if name.endswith(".json") else load_yaml_strings(data)
-    except (ValueError, yaml.YAMLError) as exc:
+    except (ValueError, yaml.YAMLError, RecursionError) as exc:
         raise CorruptInputError(f"{name}: not valid secdb JSON/YAML: {exc}") from None
 
 

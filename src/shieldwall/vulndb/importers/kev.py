@@ -45,7 +45,7 @@ def parse_kev(data: bytes, name: str) -> list[KevEntry]:
     if stripped.startswith("{"):
         try:
             doc = json.loads(stripped)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise CorruptInputError(f"{name}: not valid KEV JSON: {exc}") from None
         vulns = doc.get("vulnerabilities") if isinstance(doc, Mapping) else None
         if not isinstance(vulns, list) or not all(isinstance(v, Mapping) for v in vulns):
