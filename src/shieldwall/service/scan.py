@@ -13,6 +13,7 @@ from shieldwall.analyze.registry import analyzer_versions, load_analyzers
 from shieldwall.analyze.runner import LayerResult, analyze_layer
 from shieldwall.analyze.secret.masking import mask_secrets
 from shieldwall.cache.layers import LayerCache, cache_key
+from shieldwall.cache.verified import VerifiedLayers
 from shieldwall.errors import InputError
 from shieldwall.merge.layers import merge_layers, resolve_dependencies
 from shieldwall.model import LayerRef, ScanResult, ScanWarning
@@ -68,9 +69,11 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
     )
     analyzers.extend(options.extra_analyzers)
     versions = analyzer_versions(analyzers)
-    cache = LayerCache(options.cache_dir or paths.cache_dir()) if options.use_cache else None
+    cache_root = options.cache_dir or paths.cache_dir()
+    cache = LayerCache(cache_root) if options.use_cache else None
+    verified = VerifiedLayers(cache_root, paths.config_dir()) if options.use_cache else None
     layer_results = [
-        (layer.ref, _layer_result(layer, analyzers, versions, cache, progress)) for layer in resolved.layers
+        (layer.ref, _layer_result(layer, analyzers, versions, cache, verified, progress)) for layer in resolved.layers
     ]
     progress.stage("merging layers")
     inventory = merge_layers(layer_results)
@@ -120,18 +123,21 @@ def _layer_result(
     analyzers: Sequence[Analyzer],
     versions: tuple[tuple[str, int], ...],
     cache: LayerCache | None,
+    verified: VerifiedLayers | None,
     progress: ScanProgress,
 ) -> LayerResult:
+    """A layer's result: from the cache only when the shipped bytes are known to be that layer, else analysed."""
     ref: LayerRef = source.ref
     key = cache_key(source.cache_key, versions) if cache is not None and source.cache_key else ""
-    if key and cache is not None:
+    if key and cache is not None and verified is not None:
         hit = cache.get(key)
-        if hit is not None:
+        if hit is not None and verified.is_verified(source.cache_identity(), source.cache_key):
             progress.layer_finished(ref, cached=True)
             return hit
     progress.layer_started(ref, ref.size)
     result = analyze_layer(source, analyzers, progress)
-    if key and cache is not None:
+    if key and cache is not None and verified is not None:
+        verified.record(source.read_blob_digest, source.cache_key)
         cache.put(key, result)
     progress.layer_finished(ref, cached=False)
     return result

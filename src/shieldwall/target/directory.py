@@ -22,12 +22,17 @@ class DirectoryLayer:
     """Walks a directory tree without following symlinks; never leaves ``root``."""
 
     cache_key = ""
+    read_blob_digest = ""
 
     def __init__(self, root: Path, limits: Limits, *, skip_dirs: frozenset[str] = frozenset()) -> None:
         self.root = root
         self.limits = limits
         self.skip_dirs = skip_dirs
         self.ref = LayerRef(0, "", f"directory {root}")
+
+    def cache_identity(self) -> str:
+        """A live directory is never cached."""
+        return ""
 
     def walk(self) -> Iterator[Entry]:
         """Yield every entry under root in a stable order (sorted per directory)."""

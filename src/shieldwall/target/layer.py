@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
@@ -28,31 +29,54 @@ class BlobLayer:
         *,
         blob_digest: str = "",
         label: str = "",
+        content_addressed: bool = False,
     ) -> None:
         self.ref = ref
         self.cache_key = ref.digest
         self._opener = opener
         self._limits = limits
         self._blob_digest = blob_digest
+        self._content_addressed = content_addressed and blob_digest.startswith("sha256:")
         self._label = label or f"layer {ref.index} ({ref.digest[:19]})"
+        self.read_blob_digest = ""
+        """The SHA-256 of the stored bytes, set after a walk verified the layer completely."""
+
+    def cache_identity(self) -> str:
+        """The digest of the bytes this layer really ships, to check a cached result against.
+
+        A registry blob is content-addressed (the registry client verifies every
+        download against its digest), so the manifest's digest is its identity
+        without a download. Bytes on disk (docker-archive members, OCI layout
+        files) are hashed as they are: a file can carry any name.
+        """
+        if self._content_addressed:
+            return self._blob_digest
+        digest = hashlib.sha256()
+        raw = self._opener()
+        try:
+            while chunk := raw.read(1 << 20):
+                digest.update(chunk)
+        finally:
+            raw.close()
+        return "sha256:" + digest.hexdigest()
 
     def walk(self) -> Iterator[Entry]:
         """Stream the layer's members, then verify what was read."""
         raw = self._opener()
         try:
             verify_blob = self._blob_digest.startswith("sha256:")
-            stream, compressed = open_layer(raw, self._limits, self._label, hash_compressed=verify_blob)
+            stream, compressed = open_layer(raw, self._limits, self._label, hash_compressed=True)
             buffered = io.BufferedReader(stream, buffer_size=1 << 20)
             yield from walk_tar_stream(buffered, self._limits, self._label)
             while stream.read(1 << 20):
                 pass
-            if verify_blob:
-                compressed.drain()
+            compressed.drain()
         finally:
             raw.close()
         if self.ref.digest and stream.digest() != self.ref.digest:
             raise CorruptInputError(
                 f"{self._label}: diff ID mismatch (config says {self.ref.digest}, content is {stream.digest()})"
             )
-        if self._blob_digest.startswith("sha256:") and "sha256:" + compressed.hexdigest() != self._blob_digest:
+        if verify_blob and "sha256:" + compressed.hexdigest() != self._blob_digest:
             raise CorruptInputError(f"{self._label}: blob digest mismatch (manifest says {self._blob_digest})")
+        self.read_blob_digest = "sha256:" + compressed.hexdigest()

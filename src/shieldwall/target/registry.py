@@ -517,6 +517,7 @@ def _resolve(ref: TargetRef, reference: ImageReference, client: RegistryClient, 
                 limits,
                 blob_digest=desc.digest,
                 label=f"{label}: layer {layer_ref.index}",
+                content_addressed=True,
             )
         )
     target = Target(

@@ -25,11 +25,24 @@ def test_second_scan_is_served_from_cache(tmp_path: Path) -> None:
 
 def test_same_layers_in_another_format_hit_the_cache(tmp_path: Path) -> None:
     archive = build_docker_archive(tmp_path / "i.tar", LAYERS)
-    layout = build_oci_layout(tmp_path / "layout", layers=LAYERS)
+    layout = build_oci_layout(tmp_path / "layout", layers=LAYERS, compression="none")
     scan_target(str(archive), ScanOptions(analyzers=(), extra_analyzers=(PkgListAnalyzer(),), cache_dir=tmp_path / "c"))
     again = PkgListAnalyzer()
     scan_target(str(layout), ScanOptions(analyzers=(), extra_analyzers=(again,), cache_dir=tmp_path / "c"))
     assert again.calls == 0
+
+
+def test_compressed_bytes_are_verified_once_before_the_cache_serves_them(tmp_path: Path) -> None:
+    """A gzip blob never read before is read (its diff ID checked) even when the diff ID is cached; then cached."""
+    archive = build_docker_archive(tmp_path / "i.tar", LAYERS)
+    layout = build_oci_layout(tmp_path / "layout", layers=LAYERS, compression="gzip")
+    scan_target(str(archive), ScanOptions(analyzers=(), extra_analyzers=(PkgListAnalyzer(),), cache_dir=tmp_path / "c"))
+    counts = []
+    for _ in range(2):
+        analyzer = PkgListAnalyzer()
+        scan_target(str(layout), ScanOptions(analyzers=(), extra_analyzers=(analyzer,), cache_dir=tmp_path / "c"))
+        counts.append(analyzer.calls)
+    assert counts == [2, 0]
 
 
 def test_new_analyzer_version_invalidates(tmp_path: Path) -> None:

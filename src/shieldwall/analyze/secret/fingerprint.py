@@ -22,9 +22,9 @@ KEY_BYTES = 32
 _PEM_HEADERS = (b"-----BEGIN ", b"---- BEGIN ", b"PuTTY-User-Key-File-")
 
 
-def load_or_create_key(directory: Path) -> bytes:
-    """The fingerprint key stored in ``directory``, created (0600, exclusive) when absent."""
-    path = directory / KEY_FILE
+def load_or_create_key(directory: Path, name: str = KEY_FILE) -> bytes:
+    """The key file ``name`` in ``directory`` (the secret fingerprint key by default), created 0600 when absent."""
+    path = directory / name
     try:
         key = path.read_bytes()
     except FileNotFoundError:
