@@ -14,6 +14,10 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     base = tmp_path_factory.mktemp("shieldwall-home")
     for name in ("DATA", "CACHE", "CONFIG"):
         monkeypatch.setenv(f"SHIELDWALL_{name}_DIR", str(base / name.lower()))
+    # The services tests start (registries, webhook receivers) live on loopback, which the server's
+    # egress policy denies by default: tests allow it as an operator would allow an internal registry.
+    # The egress tests themselves set this variable to prove the default denies.
+    monkeypatch.setenv("SHIELDWALL_EGRESS_ALLOW", "127.0.0.0/8,::1/128")
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import httpx
 
 from shieldwall.alert.config import AlertSettings, ChannelConfig, ChannelType
 from shieldwall.alert.messages import email_message, render_http
+from shieldwall.egress import EgressDenied, EgressPolicy, guarded_transport
 from shieldwall.store import audit, outbox
 from shieldwall.store.core import Store, utcnow
 
@@ -53,6 +54,8 @@ def send_http(channel: ChannelConfig, payload: dict[str, object], key: str, clie
         )
     except httpx.HTTPError as exc:
         raise DeliveryError(f"{channel.name}: {type(exc).__name__}: {exc}") from exc
+    except EgressDenied as exc:
+        raise DeliveryError(f"{channel.name}: {exc}") from exc
     if response.status_code // 100 != 2:
         raise DeliveryError(f"{channel.name}: HTTP {response.status_code}")
 
@@ -96,7 +99,7 @@ class Dispatcher:
     ) -> None:
         self.store = store
         self.settings = settings
-        self._client = client or httpx.Client(trust_env=False)
+        self._client = client or httpx.Client(trust_env=False, transport=guarded_transport(EgressPolicy.server()))
         self._own_client = client is None
         self._clock = clock
         self._recovered = False

@@ -34,12 +34,14 @@ from sqlalchemy import select
 from shieldwall import __version__
 from shieldwall.api.metrics import ApiMetrics
 from shieldwall.api.settings import ApiSettings
+from shieldwall.egress import EgressDenied, EgressPolicy, guarded_transport
 from shieldwall.errors import InputError, ShieldwallError
 from shieldwall.model import ScanResult
 from shieldwall.service.scan import ALL_SCANNERS, ScanOptions, scan_target
 from shieldwall.store import Store, audit
 from shieldwall.store.core import utcnow
 from shieldwall.store.schema import Setting
+from shieldwall.target.limits import DEFAULT_LIMITS
 
 log = logging.getLogger("shieldwall.api")
 
@@ -287,6 +289,7 @@ class JobManager:
                 cache_dir=self._settings.cache_dir,
                 data_dir=self._settings.data_dir,
                 scanners=request.scanners,
+                limits=dataclasses.replace(DEFAULT_LIMITS, egress=EgressPolicy.server()),
             )
             result = self._scan(request.target, options)
             if request.cleanup is not None and str(request.cleanup) in result.target.name:
@@ -379,7 +382,10 @@ class JobManager:
         status = "failed"
         for attempt in range(max(1, self._settings.webhook_attempts)):
             try:
-                with httpx.Client(timeout=self._settings.webhook_timeout, follow_redirects=False) as client:
+                transport = guarded_transport(EgressPolicy.server())
+                with httpx.Client(
+                    timeout=self._settings.webhook_timeout, follow_redirects=False, transport=transport
+                ) as client:
                     response = client.post(url, content=body, headers=headers)
                 if response.status_code < 300:
                     status = f"delivered ({response.status_code})"
@@ -389,6 +395,9 @@ class JobManager:
                     break
             except httpx.HTTPError as exc:
                 status = f"failed ({type(exc).__name__})"
+            except EgressDenied as exc:
+                status = f"refused ({exc})"
+                break
             if attempt + 1 < self._settings.webhook_attempts:
                 time.sleep(min(2.0**attempt, 10.0))
         self._metrics.webhooks.labels("delivered" if status.startswith("delivered") else "failed").inc()

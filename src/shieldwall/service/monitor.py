@@ -23,6 +23,7 @@ current step; the webhook server is shut down and the store closed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fnmatch
 import functools
@@ -42,6 +43,7 @@ from typing import Any
 from sqlalchemy import select
 
 from shieldwall.alert.dispatch import Dispatcher
+from shieldwall.egress import EgressPolicy
 from shieldwall.errors import ShieldwallError
 from shieldwall.model import ScanResult
 from shieldwall.service.monitor_config import MonitorConfig, WatchedRegistry, WebhookConfig
@@ -52,6 +54,7 @@ from shieldwall.store import audit
 from shieldwall.store.core import Store, utcnow
 from shieldwall.store.records import GoldenRules, TagRef, find_known_image, record_scan, record_tag
 from shieldwall.store.schema import Asset, AssetKind, AssetTag
+from shieldwall.target.limits import DEFAULT_LIMITS
 from shieldwall.target.manifest import ACCEPT
 from shieldwall.target.registry import ENV_INSECURE, RegistryClient
 
@@ -98,7 +101,8 @@ def _matches(value: str, patterns: tuple[str, ...]) -> bool:
 def registry_client(watched: WatchedRegistry) -> RegistryClient:
     """A distribution API client for a watched registry."""
     insecure = frozenset({watched.url.lower()}) if watched.insecure else None
-    return RegistryClient(watched.url, anonymous=watched.anonymous, insecure=insecure)
+    limits = dataclasses.replace(DEFAULT_LIMITS, egress=EgressPolicy.server())
+    return RegistryClient(watched.url, anonymous=watched.anonymous, insecure=insecure, limits=limits)
 
 
 def tag_digest(client: RegistryClient, repository: str, tag: str) -> str:

@@ -1,8 +1,12 @@
-"""Bounds on what a hostile target may make Shieldwall read."""
+"""Bounds on what a hostile target may make Shieldwall read, and where it may make it connect."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shieldwall.egress import EgressPolicy
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -24,6 +28,8 @@ class Limits:
     max_ratio: int = 250
     bomb_floor: int = 256 * MiB
     max_layers: int = 512
+    egress: EgressPolicy | None = None
+    """Where registry connections may go; ``None`` is the CLI's policy (``EgressPolicy.cli()``)."""
 
 
 DEFAULT_LIMITS = Limits()

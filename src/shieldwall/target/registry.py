@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 import httpx
 
+from shieldwall.egress import EgressPolicy, guarded_transport
 from shieldwall.errors import CorruptInputError, InputError, RegistryError, UnsafeInputError
 from shieldwall.model import Target, TargetRef
 from shieldwall.target.base import LayerSource, ResolvedTarget, layer_refs
@@ -206,8 +207,13 @@ class RegistryClient:
             verify = ssl.create_default_context(cafile=verify)
         if credentials is None and not anonymous:
             credentials = find_credentials(registry, env=env)
+        policy = limits.egress or EgressPolicy.cli(env)
         self._token_http = httpx.Client(
-            verify=verify, timeout=timeout, follow_redirects=True, transport=transport, trust_env=False
+            verify=verify,
+            timeout=timeout,
+            follow_redirects=True,
+            transport=transport or guarded_transport(policy, verify=verify),
+            trust_env=False,
         )
         self.auth = RegistryAuth(None if anonymous else credentials, token_client=self._token_http)
         self.http = httpx.Client(
@@ -216,7 +222,7 @@ class RegistryClient:
             verify=verify,
             timeout=timeout,
             follow_redirects=True,
-            transport=transport,
+            transport=transport or guarded_transport(policy, verify=verify),
             headers={"User-Agent": "shieldwall"},
             trust_env=False,
         )

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import httpx
 
+from shieldwall.egress import EgressPolicy, guarded_transport
 from shieldwall.errors import RegistryError
 
 log = logging.getLogger(__name__)
@@ -345,7 +346,12 @@ class RegistryAuth(httpx.Auth):
 
     def _client(self) -> httpx.Client:
         if self._token_client is None:
-            self._token_client = httpx.Client(timeout=httpx.Timeout(30.0), follow_redirects=True, trust_env=False)
+            self._token_client = httpx.Client(
+                timeout=httpx.Timeout(30.0),
+                follow_redirects=True,
+                trust_env=False,
+                transport=guarded_transport(EgressPolicy.cli()),
+            )
         return self._token_client
 
     def _may_send_credentials(self, realm: httpx.URL, origin: str) -> bool:
