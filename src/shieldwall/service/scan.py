@@ -11,7 +11,8 @@ from shieldwall import __version__, paths
 from shieldwall.analyze.base import Analyzer
 from shieldwall.analyze.registry import analyzer_versions, load_analyzers
 from shieldwall.analyze.runner import LayerResult, analyze_layer
-from shieldwall.analyze.secret.masking import mask_secrets
+from shieldwall.analyze.secret.imageconfig import secret_matcher
+from shieldwall.analyze.secret.masking import scrub_secrets
 from shieldwall.cache.layers import LayerCache, cache_key
 from shieldwall.cache.verified import VerifiedLayers
 from shieldwall.errors import InputError
@@ -115,7 +116,19 @@ def _post_scan(result: ScanResult, options: ScanOptions, progress: ScanProgress)
         warnings.extend(output.warnings)
         masked.extend(output.masked)
     result = replace(result, findings=tuple(findings), warnings=tuple(warnings), finished_at=_now())
-    return mask_secrets(result, masked) if masked else result
+    return _scrub(result, masked, options)
+
+
+def _scrub(result: ScanResult, masked: list[str], options: ScanOptions) -> ScanResult:
+    """Mask every credential the result repeats (image config, finding evidence), whatever scanners ran."""
+    if result.image is None and not result.findings and not masked:
+        return result
+    matcher = secret_matcher(options)
+    scrubbed = scrub_secrets(result, masked, matcher)
+    if matcher is None:
+        note = ScanWarning("secret-masking", "secret rules unavailable: only credential assignments were masked")
+        scrubbed = replace(scrubbed, warnings=(*scrubbed.warnings, note))
+    return scrubbed
 
 
 def _layer_result(

@@ -17,16 +17,30 @@ from typing import TYPE_CHECKING
 
 from shieldwall.analyze.secret.analyzer import secret_finding
 from shieldwall.analyze.secret.config import Ruleset, SecretsConfig, build_ruleset, load_secrets_config
+from shieldwall.analyze.secret.credentials import CredentialValue, credential_values
 from shieldwall.analyze.secret.engine import SecretEngine
-from shieldwall.analyze.secret.fingerprint import Fingerprinter, load_or_create_key
+from shieldwall.analyze.secret.fingerprint import Fingerprinter, load_or_create_key, redact
 from shieldwall.analyze.secret.masking import mask_findings
-from shieldwall.model import Finding, HistoryEntry, LayerRef, ScanResult, ScanWarning
+from shieldwall.model import (
+    Evidence,
+    Finding,
+    FindingKind,
+    HistoryEntry,
+    ImageConfig,
+    LayerRef,
+    Location,
+    ScanResult,
+    ScanWarning,
+    Severity,
+)
 
 if TYPE_CHECKING:
     from shieldwall.service.postscan import PostScanOutput
     from shieldwall.service.scan import ScanOptions
 
 ENV_PATH = "image-config:Env"
+LABELS_PATH = "image-config:Labels"
+CREDENTIAL_RULE = "image-config-credential"
 _NOP = re.compile(r"^/bin/sh -c #\(nop\)\s*")
 _SHELL = re.compile(r"^(?:\|\d+\s+)?")
 
@@ -76,6 +90,7 @@ class ImageConfigSecrets:
     ) -> None:
         self._engine = engine
         self.fingerprint = fingerprint
+        self._seen_credentials: list[CredentialValue] = []
         self._config_warnings = config_warnings
 
     @property
@@ -91,7 +106,7 @@ class ImageConfigSecrets:
 
         notes = tuple(ScanWarning(self.name, w) for w in (self._config_warnings() if self._config_warnings else []))
         image = result.image
-        if image is None or not (image.env or image.history):
+        if image is None or not (image.env or image.history or image.labels):
             return PostScanOutput(warnings=notes)
         refs = _history_refs(image.history, result.layers)
         findings: list[Finding] = []
@@ -114,7 +129,49 @@ class ImageConfigSecrets:
                 origin = _setter(image.history, refs, name)
                 findings.append(_attributed(finding, origin, line=position + 1))
                 masked.append(match.secret.decode("utf-8", errors="replace"))
+        for position, (label, value) in enumerate(image.labels):
+            for match in self.engine.scan(f"{label}={value}\n".encode("utf-8", errors="replace")):
+                finding = secret_finding(match, LABELS_PATH, self.fingerprint, where=f"label {label}")
+                findings.append(_attributed(finding, None, line=position + 1))
+                masked.append(match.secret.decode("utf-8", errors="replace"))
+        findings.extend(self._credentials(image, refs, set(masked)))
+        masked.extend(c.value for c in self._seen_credentials)
         return PostScanOutput(findings=mask_findings(findings, masked), warnings=notes, masked=tuple(masked))
+
+    def _credentials(self, image: ImageConfig, refs: Sequence[LayerRef], known: set[str]) -> list[Finding]:
+        """Passwords named by their context (``*_PASSWORD=``, ``curl -u``, URL user info) that no rule matched."""
+        self._seen_credentials = []
+        places: list[tuple[str, str, LayerRef | None, int | None, str]] = []
+        for index, entry in enumerate(image.history):
+            places.append((history_path(index), f"history entry {index}", refs[index], None, entry.created_by))
+        for position, variable in enumerate(image.env):
+            name = variable.partition("=")[0]
+            places.append((ENV_PATH, f"Env {name}", _setter(image.history, refs, name), position + 1, variable))
+        for position, (label, value) in enumerate(image.labels):
+            places.append((LABELS_PATH, f"label {label}", None, position + 1, f"{label}={value}"))
+        findings: list[Finding] = []
+        for path, where, ref, line, text in places:
+            for credential in credential_values(text):
+                if credential.value in known:
+                    continue
+                known.add(credential.value)
+                self._seen_credentials.append(credential)
+                findings.append(_attributed(self._credential_finding(credential, path, where), ref, line=line))
+        return findings
+
+    def _credential_finding(self, credential: CredentialValue, path: str, where: str) -> Finding:
+        shown = redact(credential.value.encode())
+        return Finding(
+            kind=FindingKind.SECRET,
+            rule_id=CREDENTIAL_RULE,
+            title="Credential in the image config",
+            severity=Severity.HIGH,
+            location=Location(path),
+            message=f"Credential {credential.key} in {where}: {shown}",
+            fix="Pass credentials at run time (secrets, mounted files), never as ENV, ARG, labels or in RUN commands.",
+            evidence=(Evidence(detector="image-config-credentials", searched=f"{credential.key}=", found=shown),),
+            fingerprint_material=self.fingerprint(credential.value.encode()),
+        )
 
 
 def _setter(history: Sequence[HistoryEntry], refs: Sequence[LayerRef], name: str) -> LayerRef | None:
@@ -160,3 +217,19 @@ def image_config_secret_scanner(options: ScanOptions) -> ImageConfigSecrets | No
 
     key = Fingerprinter(load_or_create_key(paths.data_dir()))
     return ImageConfigSecrets(engine, key, config_warnings=warnings if config_path else None)
+
+
+def secret_matcher(options: ScanOptions) -> Callable[[bytes], list[bytes]] | None:
+    """The bundled secret rules as a function from bytes to the secrets in them (for masking), or None."""
+    from shieldwall import paths
+
+    try:
+        ruleset = build_ruleset(SecretsConfig())
+        engine = SecretEngine(ruleset.rules, ruleset.allowlist, cache_dir=options.cache_dir or paths.cache_dir())
+    except Exception:  # masking still has the credential patterns; the caller warns
+        return None
+
+    def scan(data: bytes) -> list[bytes]:
+        return [match.secret for match in engine.scan(data)]
+
+    return scan

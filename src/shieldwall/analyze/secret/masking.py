@@ -10,11 +10,12 @@ from the result holds it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
+from shieldwall.analyze.secret.credentials import credential_values
 from shieldwall.analyze.secret.fingerprint import redact
-from shieldwall.model import Finding, LayerRef, Location, Package, ScanResult
+from shieldwall.model import Evidence, Finding, FindingKind, LayerRef, Location, Package, ScanResult
 
 _MIN_MASKED = 6
 
@@ -47,12 +48,23 @@ class _Masker:
         layer = self.layer(loc.layer)
         return loc if layer is loc.layer else loc.with_layer(layer)
 
+    def evidence(self, item: Evidence) -> Evidence:
+        return replace(
+            item,
+            searched=self.text(item.searched),
+            found=self.text(item.found),
+            details=tuple((k, self.text(v)) for k, v in item.details),
+        )
+
     def finding(self, finding: Finding) -> Finding:
         return replace(
             finding,
+            title=self.text(finding.title),
             location=self.location(finding.location),
             deleted_in=self.layer(finding.deleted_in),
             message=self.text(finding.message),
+            fix=self.text(finding.fix),
+            evidence=tuple(self.evidence(e) for e in finding.evidence),
         )
 
     def package(self, package: Package) -> Package:
@@ -82,6 +94,44 @@ def mask_secrets(result: ScanResult, values: Iterable[str]) -> ScanResult:
         findings=tuple(masker.finding(f) for f in result.findings),
         packages=tuple(masker.package(p) for p in result.packages),
     )
+
+
+def _texts(result: ScanResult) -> Iterator[str]:
+    """Every string of the result that can repeat a credential: the image config and each finding's text."""
+    image = result.image
+    if image is not None:
+        yield from image.env
+        yield " ".join(image.entrypoint + image.cmd)
+        yield from (f"{k}={v}" for k, v in image.labels)
+        yield from (h.created_by for h in image.history)
+    for finding in result.findings:
+        if finding.kind in (FindingKind.SECRET, FindingKind.SENSITIVE_FILE):
+            continue  # built redacted
+        yield finding.title
+        yield finding.message
+        for item in finding.evidence:
+            yield item.found
+            yield from (v for _, v in item.details)
+
+
+def scrub_secrets(
+    result: ScanResult, known: Iterable[str], scan: Callable[[bytes], Iterable[bytes]] | None
+) -> ScanResult:
+    """The one place a result passes before any output or the store: every credential in it masked.
+
+    ``known`` are values post-scanners already found; ``scan`` is the secret
+    engine's matcher (``None`` when no engine could be built); credential-shaped
+    assignments (``*_PASSWORD=``, ``curl -u``, URL user info) are masked too,
+    whatever scanners ran.
+    """
+    values = set(known)
+    for text in _texts(result):
+        if not text:
+            continue
+        values.update(c.value for c in credential_values(text))
+        if scan is not None:
+            values.update(secret.decode("utf-8", errors="replace") for secret in scan(text.encode(errors="replace")))
+    return mask_secrets(result, values) if values else result
 
 
 def mask_findings(findings: Iterable[Finding], values: Iterable[str]) -> tuple[Finding, ...]:
