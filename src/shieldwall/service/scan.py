@@ -73,9 +73,18 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
     cache_root = options.cache_dir or paths.cache_dir()
     cache = LayerCache(cache_root) if options.use_cache else None
     verified = VerifiedLayers(cache_root, paths.config_dir()) if options.use_cache else None
-    layer_results = [
-        (layer.ref, _layer_result(layer, analyzers, versions, cache, verified, progress)) for layer in resolved.layers
-    ]
+    layer_results = []
+    done: dict[tuple[str, str], LayerResult] = {}  # the same bytes listed again (a layer repeated 512 times)
+    for layer in resolved.layers:
+        same = (layer.cache_key, layer.blob_key) if layer.cache_key and layer.blob_key else None
+        if same is not None and same in done:
+            progress.layer_finished(layer.ref, cached=True)
+            layer_results.append((layer.ref, done[same]))
+            continue
+        outcome = _layer_result(layer, analyzers, versions, cache, verified, progress)
+        if same is not None:
+            done[same] = outcome
+        layer_results.append((layer.ref, outcome))
     progress.stage("merging layers")
     inventory = merge_layers(layer_results)
     packages = inventory.packages + tuple(resolve_dependencies(list(resolved.packages)))

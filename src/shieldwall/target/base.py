@@ -22,6 +22,8 @@ class LayerSource(Protocol):
     ref: LayerRef
     cache_key: str
     read_blob_digest: str
+    blob_key: str
+    """Names the stored bytes (archive member, blob path, registry digest); "" when there are none."""
     """After a complete, verified walk: the digest of the stored bytes ("" when not known)."""
 
     def walk(self) -> Iterator[Entry]:

@@ -87,6 +87,7 @@ def resolve_docker_archive(ref: TargetRef, limits: Limits) -> ResolvedTarget:
                     functools.partial(blobs.open, str(name)),
                     limits,
                     label=f"{label}: layer {layer_ref.index}",
+                    blob_key=str(name),
                 )
             )
 

@@ -30,6 +30,7 @@ class BlobLayer:
         blob_digest: str = "",
         label: str = "",
         content_addressed: bool = False,
+        blob_key: str = "",
     ) -> None:
         self.ref = ref
         self.cache_key = ref.digest
@@ -38,6 +39,8 @@ class BlobLayer:
         self._blob_digest = blob_digest
         self._content_addressed = content_addressed and blob_digest.startswith("sha256:")
         self._label = label or f"layer {ref.index} ({ref.digest[:19]})"
+        self.blob_key = blob_key
+        """Names the stored bytes (archive member, blob path or digest): equal keys are the same bytes."""
         self.read_blob_digest = ""
         """The SHA-256 of the stored bytes, set after a walk verified the layer completely."""
 

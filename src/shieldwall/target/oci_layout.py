@@ -93,6 +93,7 @@ def _resolve(ref: TargetRef, path: Path, ref_name: str, blobs: BlobSource, limit
                 limits,
                 blob_digest=desc.digest,
                 label=f"{label}: layer {layer_ref.index}",
+                blob_key=name,
             )
         )
     tag = chosen.ref_name or ref_name

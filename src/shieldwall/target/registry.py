@@ -524,6 +524,7 @@ def _resolve(ref: TargetRef, reference: ImageReference, client: RegistryClient, 
                 blob_digest=desc.digest,
                 label=f"{label}: layer {layer_ref.index}",
                 content_addressed=True,
+                blob_key=desc.digest,
             )
         )
     target = Target(

@@ -172,11 +172,10 @@ class SecretAnalyzer:
         path = input.path
         if self.scan_archives and path.lower().endswith(_ARCHIVE_SUFFIXES) and is_archive(data):
             return self._analyze_archive(data, path)
-        findings = [
-            secret_finding(m, path, self.fingerprint, suppressed=inline_suppression(data, m))
-            for m in self.engine.scan(data, path)
-        ]
-        return AnalysisResult(findings=tuple(findings)) if findings else EMPTY
+        matches = self.engine.scan(data, path)
+        findings = [secret_finding(m, path, self.fingerprint, suppressed=inline_suppression(data, m)) for m in matches]
+        warnings = (f"{path}: secret scan cut short: {matches.truncated}",) if matches.truncated else ()
+        return AnalysisResult(findings=tuple(findings), warnings=warnings) if findings or warnings else EMPTY
 
     def _analyze_archive(self, data: bytes, path: str) -> AnalysisResult:
         findings: list[Finding] = []
@@ -192,7 +191,10 @@ class SecretAnalyzer:
             if any(p.search(inner) for p in self._path_allow) or is_archive(member.data):
                 continue
             binary = is_binary(member.data)
-            for match in self.engine.scan(member.data, inner, binary=binary):
+            matches = self.engine.scan(member.data, inner, binary=binary)
+            if matches.truncated:
+                warnings.append(f"{inner}: secret scan cut short: {matches.truncated}")
+            for match in matches:
                 reason = inline_suppression(member.data, match)
                 findings.append(secret_finding(match, inner, self.fingerprint, suppressed=reason))
         return AnalysisResult(findings=tuple(findings), warnings=tuple(warnings))

@@ -17,6 +17,8 @@ memory only; callers redact and fingerprint it.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import hashlib
 import json
 import math
@@ -38,6 +40,17 @@ BINARY_SNIFF_BYTES = 8192
 _WINDOW_BACK_LINES = 1
 _MULTILINE_WINDOW = 64 * 1024
 _LINE_CAP = 16 * 1024
+MAX_PREFILTER_HITS = 2_000_000
+"""Candidate positions confirmed per file at most; a file past this is reported as cut short."""
+MAX_MATCHES = 1_000
+"""Confirmed secrets kept per file at most (a file of a million key-shaped strings is one warning, not 1 GB)."""
+
+
+class Matches(list["SecretMatch"]):
+    """The secrets found in one input; ``truncated`` says why the search stopped early ("" when it did not)."""
+
+    truncated: str = ""
+
 
 _hs: Any
 try:  # optional accelerator
@@ -162,6 +175,8 @@ class _PythonPrefilter(_Prefilter):
             end = match.start() + len(word)
             for index in owners.get(word, ()):
                 out.append((index, end))
+            if len(out) > MAX_PREFILTER_HITS:
+                break
         return out
 
 
@@ -236,13 +251,15 @@ class _HyperscanPrefilter(_Prefilter):
         out: list[tuple[int, int]] = []
         append = out.append
 
-        def on_match(pid: int, start: int, end: int, flags: int, context: object) -> None:
+        def on_match(pid: int, start: int, end: int, flags: int, context: object) -> bool:
             append((pid, end))
+            return len(out) > MAX_PREFILTER_HITS  # True stops the scan: enough to report the file as cut short
 
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:  # one scratch space per thread: scans may run concurrently
             scratch = self._local.scratch = _hs.Scratch(self.db)
-        self.db.scan(data, match_event_handler=on_match, scratch=scratch)
+        with contextlib.suppress(_hs.ScanTerminated):  # on_match stopped it at MAX_PREFILTER_HITS
+            self.db.scan(data, match_event_handler=on_match, scratch=scratch)
         if not self.literal_owner:
             return out
         resolved: list[tuple[int, int]] = []
@@ -348,7 +365,7 @@ class SecretEngine:
         pf = self.text_prefilter
         return list(pf.fallback_rules) if isinstance(pf, _HyperscanPrefilter) else []
 
-    def scan(self, data: bytes, path: str = "", *, binary: bool | None = None) -> list[SecretMatch]:
+    def scan(self, data: bytes, path: str = "", *, binary: bool | None = None) -> Matches:
         """Every confirmed secret in ``data`` (a file's bytes), in order of position."""
         if binary is None:
             binary = is_binary(data)
@@ -356,7 +373,12 @@ class SecretEngine:
         prefilter = self.binary_prefilter if binary else self.text_prefilter
         hits = prefilter.hits(data)
         if not hits:
-            return []
+            return Matches()
+        truncated = ""
+        if len(hits) > MAX_PREFILTER_HITS:
+            truncated = f"more than {MAX_PREFILTER_HITS} candidate positions; the rest of the file was not searched"
+            hits.sort(key=_by_end)
+            del hits[MAX_PREFILTER_HITS:]
         hits.sort(key=_by_end)
         covered: dict[int, int] = {}  # rule index -> end of the last window confirmed
         seen: set[tuple[int, int]] = set()
@@ -401,7 +423,16 @@ class SecretEngine:
                     continue
                 if self._keep(rule, secret):
                     found.append((match.start(group), match.end(group), rule, secret))
-        return self._locate(data, _drop_shadowed(found))
+            if len(found) > MAX_MATCHES * 2:  # shadowed generic matches are dropped below; keep a margin
+                truncated = f"more than {MAX_MATCHES} secrets; the rest of the file was not searched"
+                break
+        kept = _drop_shadowed(found)
+        if len(kept) > MAX_MATCHES:
+            truncated = truncated or f"more than {MAX_MATCHES} secrets; only the first {MAX_MATCHES} are reported"
+            del kept[MAX_MATCHES:]
+        matches = self._locate(data, kept)
+        matches.truncated = truncated
+        return matches
 
     def _keep(self, rule: Rule, secret: bytes) -> bool:
         if len(secret) < rule.min_length:
@@ -428,15 +459,21 @@ class SecretEngine:
         return not (rule.random and looks_like_words(secret))
 
     @staticmethod
-    def _locate(data: bytes, found: list[tuple[int, int, Rule, bytes]]) -> list[SecretMatch]:
-        out: list[SecretMatch] = []
+    def _locate(data: bytes, found: list[tuple[int, int, Rule, bytes]]) -> Matches:
+        """Line and column of each match, in one pass (columns counted from the previous match on a long line)."""
+        out = Matches()
         line = 1
         position = 0
+        prev_line_start, prev_start, prev_column = -1, 0, 1
         for start, end, rule, secret in found:
             line += data.count(b"\n", position, start)
             position = start
             line_start = data.rfind(b"\n", 0, start) + 1
-            column = len(data[line_start:start].decode("utf-8", errors="replace")) + 1
+            if line_start == prev_line_start and start >= prev_start:
+                column = prev_column + len(data[prev_start:start].decode("utf-8", errors="replace"))
+            else:
+                column = len(data[line_start:start].decode("utf-8", errors="replace")) + 1
+            prev_line_start, prev_start, prev_column = line_start, start, column
             end_line = line + data.count(b"\n", start, end)
             out.append(SecretMatch(rule, start, end, line, column, end_line, secret))
         return out
@@ -447,17 +484,26 @@ def _by_end(hit: tuple[int, int]) -> int:
 
 
 def _drop_shadowed(found: list[tuple[int, int, Rule, bytes]]) -> list[tuple[int, int, Rule, bytes]]:
-    """Sort by position; a generic rule's match that overlaps a specific rule's match is dropped."""
+    """Sort by position; a generic rule's match that overlaps a specific rule's match (or an earlier kept
+    generic match) is dropped. O(n log n): specific intervals are searched by start with a running
+    maximum of their ends; kept generic intervals never overlap, so the last end is enough."""
     found.sort(key=lambda item: (item[0], item[2].generic, -item[1]))
-    specific = [(s, e) for s, e, rule, _ in found if not rule.generic]
+    specific = sorted((s, e) for s, e, rule, _ in found if not rule.generic)
+    starts = [s for s, _ in specific]
+    max_end: list[int] = []
+    running = -1
+    for _, e in specific:
+        running = max(running, e)
+        max_end.append(running)
     out: list[tuple[int, int, Rule, bytes]] = []
-    taken: list[tuple[int, int]] = []
+    taken_end = -1
     for start, end, rule, secret in found:
-        if rule.generic and any(s < end and start < e for s, e in specific):
-            continue
-        if rule.generic and any(s < end and start < e for s, e in taken):
-            continue
-        out.append((start, end, rule, secret))
         if rule.generic:
-            taken.append((start, end))
+            before = bisect.bisect_left(starts, end)  # specific intervals starting before this one ends
+            if before and max_end[before - 1] > start:
+                continue
+            if taken_end > start:
+                continue
+            taken_end = max(taken_end, end)
+        out.append((start, end, rule, secret))
     return out

@@ -1,0 +1,89 @@
+"""Work a hostile file can cause is bounded and reported: secret-shaped floods, one layer listed many times."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from pathlib import Path
+
+from helpers.analyzers import PkgListAnalyzer
+from helpers.images import build_docker_archive
+from shieldwall.analyze.secret.config import SecretsConfig, build_ruleset
+from shieldwall.analyze.secret.engine import MAX_MATCHES, SecretEngine
+from shieldwall.service.scan import ScanOptions, scan_target
+
+
+def _keys(count: int, seed: int = 7) -> list[str]:
+    rnd = random.Random(seed)
+    alphabet = string.ascii_uppercase + "234567"
+    return ["AKIA" + "".join(rnd.choice(alphabet) for _ in range(16)) for _ in range(count)]
+
+
+def _engine(tmp_path: Path) -> SecretEngine:
+    rules = build_ruleset(SecretsConfig())
+    return SecretEngine(rules.rules, rules.allowlist, cache_dir=tmp_path / "hs")
+
+
+def test_a_flood_of_key_shaped_strings_is_capped_and_says_so(tmp_path: Path) -> None:
+    data = "\n".join(f"aws_access_key_id={k}" for k in _keys(120_000)).encode()
+    matches = _engine(tmp_path).scan(data, "flood.env")
+    assert len(matches) == MAX_MATCHES
+    assert matches.truncated
+    assert [m.line for m in matches] == sorted(m.line for m in matches)
+
+
+def test_distinct_tokens_on_one_line_keep_correct_columns(tmp_path: Path) -> None:
+    keys = _keys(50)
+    line = " ".join(f"aws_access_key_id={k}" for k in keys)
+    matches = _engine(tmp_path).scan(line.encode(), "one-line.txt")
+    assert not matches.truncated
+    assert [m.secret.decode() for m in matches] == keys
+    for match in matches:
+        assert line[match.column - 1 : match.column - 1 + 20] == match.secret.decode()
+
+
+def test_a_scan_reports_the_cut_as_a_warning(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    (root / "flood.env").write_text("\n".join(f"aws_access_key_id={k}" for k in _keys(3_000)))
+    result = scan_target(f"dir:{root}", ScanOptions(scanners=frozenset({"secret"}), use_cache=False))
+    assert any("cut short" in w.message for w in result.warnings), result.warnings
+    assert sum(1 for f in result.findings if f.kind == "secret") <= MAX_MATCHES
+
+
+def test_one_layer_listed_many_times_is_analysed_once(tmp_path: Path) -> None:
+    archive = build_docker_archive(tmp_path / "i.tar", [{"/a.pkglist": b"a 1\n"}])
+    import tarfile
+
+    with tarfile.open(archive) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        config_name = manifest[0]["Config"]
+        config = json.loads(tar.extractfile(config_name).read())  # type: ignore[union-attr]
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    layer = manifest[0]["Layers"][0]
+    manifest[0]["Layers"] = [layer] * 200
+    config["rootfs"]["diff_ids"] = config["rootfs"]["diff_ids"] * 200
+    members["manifest.json"] = json.dumps(manifest).encode()
+    members[config_name] = json.dumps(config).encode()
+    # the config's digest is its file name in the archive: rename it
+    import hashlib
+    import io
+
+    new_name = hashlib.sha256(members[config_name]).hexdigest() + ".json"
+    members[new_name] = members.pop(config_name)
+    manifest[0]["Config"] = new_name
+    members["manifest.json"] = json.dumps(manifest).encode()
+    repeated = tmp_path / "repeated.tar"
+    with tarfile.open(repeated, "w") as out:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+    analyzer = PkgListAnalyzer()
+    result = scan_target(
+        f"docker-archive:{repeated}", ScanOptions(analyzers=(), extra_analyzers=(analyzer,), use_cache=False)
+    )
+    assert analyzer.calls == 1
+    assert len(result.layers) == 200
+    assert [p.name for p in result.packages] == ["a"]
