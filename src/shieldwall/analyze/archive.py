@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Literal
 
+from shieldwall.target.tarinfo import BoundedTarInfo
+
 MiB = 1024 * 1024
 
 ArchiveFormat = Literal["zip", "tar", "gzip", "bzip2", "xz"]
@@ -206,7 +208,7 @@ def _zip_members(data: bytes, name: str, depth: int, budget: _Budget) -> Iterato
 
 def _open_tar(data: bytes) -> tarfile.TarFile | str:
     try:
-        return tarfile.open(fileobj=io.BytesIO(data), mode="r:")
+        return tarfile.open(fileobj=io.BytesIO(data), mode="r:", tarinfo=BoundedTarInfo)
     except _TAR_ERRORS as exc:
         return f"unreadable tar archive: {exc}"
 

@@ -15,6 +15,7 @@ from typing import BinaryIO, Protocol
 
 from shieldwall.analyze.base import normalize_path
 from shieldwall.errors import CorruptInputError, InputError, UnsafeInputError
+from shieldwall.target.tarinfo import BoundedTarInfo
 
 
 class BlobSource(Protocol):
@@ -76,7 +77,7 @@ class TarBlobs:
     def __init__(self, path: Path) -> None:
         self.label = str(path)
         try:
-            self._tar = tarfile.open(path, mode="r:*")  # noqa: SIM115 - closed by close()
+            self._tar = tarfile.open(path, mode="r:*", tarinfo=BoundedTarInfo)  # noqa: SIM115 - closed by close()
             members = []
             for member in self._tar:
                 members.append(member)

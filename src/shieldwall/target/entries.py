@@ -18,6 +18,7 @@ from shieldwall.analyze.base import normalize_path
 from shieldwall.errors import CorruptInputError, FileTooLargeError, UnsafeInputError
 from shieldwall.model.text import escape_undecodable
 from shieldwall.target.limits import Limits
+from shieldwall.target.tarinfo import BoundedTarInfo
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -74,7 +75,7 @@ def walk_tar_stream(stream: BinaryIO, limits: Limits, label: str) -> Iterator[En
     ``CorruptInputError``. Nothing is ever written to disk.
     """
     try:
-        tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - closed below
+        tar = tarfile.open(fileobj=stream, mode="r|", tarinfo=BoundedTarInfo)  # noqa: SIM115 - closed below
     except tarfile.TarError as exc:
         raise CorruptInputError(f"{label}: not a tar archive ({exc})") from exc
     members = 0

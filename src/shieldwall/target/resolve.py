@@ -10,6 +10,7 @@ from shieldwall.errors import InputError
 from shieldwall.model import TargetKind, TargetRef
 from shieldwall.target.base import ResolvedTarget
 from shieldwall.target.limits import Limits
+from shieldwall.target.tarinfo import BoundedTarInfo
 
 _PREFIXES = {
     "dir": TargetKind.DIRECTORY,
@@ -29,7 +30,7 @@ _IMAGE_REF = re.compile(
 
 def _sniff_tar(path: Path) -> TargetKind | None:
     try:
-        with tarfile.open(path, mode="r:*") as tar:
+        with tarfile.open(path, mode="r:*", tarinfo=BoundedTarInfo) as tar:
             names = set()
             for index, member in enumerate(tar):
                 names.add(member.name.removeprefix("./"))

@@ -34,6 +34,7 @@ from typing import IO, Any
 
 from shieldwall import __version__
 from shieldwall.errors import CorruptInputError, InputError, UnsafeInputError
+from shieldwall.target.tarinfo import BoundedTarInfo
 from shieldwall.vulndb.store import SCHEMA_VERSION, VulnDB, default_db_path, utc_now, writer_lock
 
 BUNDLE_FORMAT = "shieldwall-vulndb-bundle"
@@ -229,7 +230,7 @@ def import_bundle(
     """
     db_path = db_path or default_db_path()
     try:
-        tar = tarfile.open(bundle, "r:*")  # noqa: SIM115 - closed by the `with tar:` below
+        tar = tarfile.open(bundle, "r:*", tarinfo=BoundedTarInfo)  # noqa: SIM115 - closed by the `with tar:` below
     except (OSError, tarfile.TarError) as exc:
         raise CorruptInputError(f"{bundle}: not a readable bundle (tar): {exc}") from None
     with tar:

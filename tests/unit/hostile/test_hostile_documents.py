@@ -155,3 +155,36 @@ def test_an_osv_import_that_yields_nothing_is_refused_and_keeps_the_source(tmp_p
     allowed = run("db", "import", str(empty), "--source", "mirror", "-q", "--allow-empty")
     assert allowed.returncode == 0, allowed.stderr
     assert "Advisories: 0" in run("db", "status").stdout
+
+
+def _record_layer(kind: bytes, size: int) -> bytes:
+    """A layer tar whose first member carries a PAX header or GNU long name record of ``size`` bytes."""
+    info = tarfile.TarInfo("././@LongLink" if kind == tarfile.GNUTYPE_LONGNAME else "././@PaxHeader")
+    info.type = kind
+    info.size = size
+    header = info.tobuf(tarfile.GNU_FORMAT if kind == tarfile.GNUTYPE_LONGNAME else tarfile.USTAR_FORMAT)
+    body = b"a" * size + b"\0" * (-size % 512)
+    if kind == tarfile.XHDTYPE:
+        record = b"path=" + b"a" * (size - 16) + b"\n"
+        record = f"{len(record) + len(str(len(record))) + 1} ".encode() + record
+        body = record.ljust(size, b"\n") + b"\0" * (-size % 512)
+    member = tarfile.TarInfo("etc/hostname")
+    member.size = 2
+    tail = member.tobuf(tarfile.USTAR_FORMAT) + b"x\n" + b"\0" * 510 + b"\0" * 1024
+    return header + body + tail
+
+
+@pytest.mark.parametrize("kind", [tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME])
+def test_huge_pax_headers_and_long_names_are_refused_before_reading(tmp_path: Path, kind: bytes) -> None:
+    layer = _record_layer(kind, 2 * 1024 * 1024)
+    diff = "sha256:" + hashlib.sha256(layer).hexdigest()
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"diff_ids": [diff]}}).encode()
+    archive = _tar(
+        tmp_path / "img.tar",
+        [
+            ("c.json", config),
+            ("l.tar", layer),
+            ("manifest.json", json.dumps([{"Config": "c.json", "Layers": ["l.tar"]}]).encode()),
+        ],
+    )
+    _assert_input_error(run("scan", f"docker-archive:{archive}", "-q", "--no-cache"), "above the")
