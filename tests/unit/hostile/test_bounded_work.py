@@ -7,6 +7,8 @@ import random
 import string
 from pathlib import Path
 
+import pytest
+
 from helpers.analyzers import PkgListAnalyzer
 from helpers.images import build_docker_archive
 from shieldwall.analyze.secret.config import SecretsConfig, build_ruleset
@@ -87,3 +89,43 @@ def test_one_layer_listed_many_times_is_analysed_once(tmp_path: Path) -> None:
     assert analyzer.calls == 1
     assert len(result.layers) == 200
     assert [p.name for p in result.packages] == ["a"]
+
+
+def _sqlite_bytes(tmp_path: Path, ddl: str) -> bytes:
+    import sqlite3
+
+    path = tmp_path / "rpmdb.sqlite"
+    connection = sqlite3.connect(path)
+    connection.executescript(ddl)
+    connection.commit()
+    connection.close()
+    return path.read_bytes()
+
+
+def test_an_rpmdb_whose_packages_is_a_recursive_view_is_refused(tmp_path: Path) -> None:
+    from shieldwall.analyze.base import AnalyzerError
+    from shieldwall.analyze.os.rpm import sqlite_blobs
+
+    view = _sqlite_bytes(
+        tmp_path,
+        "CREATE VIEW Packages AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
+        " SELECT zeroblob(10) AS blob, x AS hnum FROM c;",
+    )
+    with pytest.raises(AnalyzerError, match="not a table"):
+        sqlite_blobs(view)
+
+
+def test_an_rpmdb_query_that_never_ends_runs_out_of_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shieldwall.analyze.base import AnalyzerError
+    from shieldwall.analyze.os import rpm
+
+    data = _sqlite_bytes(
+        tmp_path,
+        "CREATE TABLE Packages (hnum INTEGER, blob BLOB);"
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 20000)"
+        " INSERT INTO Packages SELECT x, zeroblob(4) FROM c;",
+    )
+    # an endless table cannot be written to disk: the budget is proven by lowering it below this table's cost
+    monkeypatch.setattr(rpm, "SQLITE_STEP_BUDGET", 5)
+    with pytest.raises(AnalyzerError, match="budget"):
+        rpm.sqlite_blobs(data)

@@ -235,6 +235,10 @@ def rpm_purl(header: RpmHeader) -> str:
 # --- containers -----------------------------------------------------------------------------
 
 
+SQLITE_STEP_BUDGET = 200_000
+"""Progress-handler calls (one per 1,000 SQLite VM instructions) one database may take: ~200M instructions."""
+
+
 def sqlite_blobs(data: bytes) -> list[bytes]:
     """Header blobs of an rpmdb.sqlite, read from a private read-only temporary copy."""
     if len(data) >= 20 and data[18:20] == b"\x02\x02":
@@ -249,16 +253,34 @@ def sqlite_blobs(data: bytes) -> list[bytes]:
             connection = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
         except sqlite3.Error as exc:
             raise AnalyzerError(f"cannot open rpm sqlite database: {exc}") from exc
+        steps = [0]
+
+        def budget() -> int:
+            steps[0] += 1
+            return 1 if steps[0] > SQLITE_STEP_BUDGET else 0  # non-zero interrupts the query
+
         try:
             connection.execute("PRAGMA trusted_schema = OFF")
             connection.execute("PRAGMA cell_size_check = ON")
+            kind = connection.execute("SELECT type FROM sqlite_master WHERE name = 'Packages'").fetchone()
+            if kind is None:
+                raise AnalyzerError("cannot read rpm sqlite database: it has no Packages table")
+            if kind[0] != "table":
+                raise AnalyzerError(f"rpm sqlite database: Packages is a {kind[0]}, not a table; not read")
+            connection.set_progress_handler(budget, 1000)
             rows = connection.execute("SELECT blob FROM Packages ORDER BY hnum")
             blobs: list[bytes] = []
+            seen = 0
             while batch := rows.fetchmany(512):
+                seen += len(batch)
                 blobs.extend(blob for (blob,) in batch if isinstance(blob, bytes))
-                if len(blobs) > MAX_PACKAGES:
+                if seen > MAX_PACKAGES:
                     raise AnalyzerError(f"rpm database lists more than {MAX_PACKAGES} packages")
             return blobs
+        except sqlite3.OperationalError as exc:
+            if steps[0] > SQLITE_STEP_BUDGET:
+                raise AnalyzerError("rpm sqlite database: reading it took too long (work budget exhausted)") from exc
+            raise AnalyzerError(f"cannot read rpm sqlite database: {exc}") from exc
         except sqlite3.Error as exc:
             raise AnalyzerError(f"cannot read rpm sqlite database: {exc}") from exc
         finally:
