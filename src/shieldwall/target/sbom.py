@@ -21,6 +21,7 @@ import codecs
 import io
 import json
 import logging
+import re
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -49,7 +50,10 @@ from shieldwall.model import Location, OSInfo, Package, PackageType
 
 FOUND_BY_CYCLONEDX = "sbom-cyclonedx"
 FOUND_BY_SPDX = "sbom-spdx"
-DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+MAX_PACKAGES = 250_000
+"""Components (CycloneDX, nested ones included) or packages (SPDX) one SBOM may list."""
+_TAG_LINE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*:")
 
 SbomContents = tuple[str, tuple[Package, ...], OSInfo | None]
 """A document's name, its packages and its operating system (``None`` when it names none)."""
@@ -197,6 +201,8 @@ def _read_xml(path: Path, text: str, encoding: str, location: Location) -> SbomC
 
 
 def _read_cyclonedx_xml(path: Path, text: str, location: Location) -> SbomContents:
+    if text.count("<component") > MAX_PACKAGES:  # counted before the library builds an object per element
+        raise UnsafeInputError(f"{path}: SBOM lists more than {MAX_PACKAGES} components")
     # The library raises whatever its deserialiser trips on (TypeError, ValueError, its own
     # exceptions, defusedxml's); every one of them means "this XML cannot be read".
     try:
@@ -220,7 +226,29 @@ def _read_spdx_yaml(path: Path, text: str, location: Location) -> SbomContents:
     return _spdx_from_dict(data, path, location)
 
 
+def _check_tagvalue_shape(path: Path, text: str) -> None:
+    """Every line outside ``<text>`` blocks is ``Tag: value``, a comment or blank; checked in one pass.
+
+    The tag-value grammar's lexer slows down quadratically on junk; a document
+    that is not line-shaped is refused before it gets there.
+    """
+    in_text = False
+    for number, line in enumerate(text.split("\n"), 1):
+        if in_text:
+            in_text = "</text>" not in line
+            continue
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not _TAG_LINE.match(stripped):
+            raise InputError(f"{path}: not SPDX tag-value (line {number} is not 'Tag: value')")
+        in_text = "<text>" in line and "</text>" not in line.split("<text>", 1)[1]
+
+
 def _read_spdx_tagvalue(path: Path, text: str, location: Location) -> SbomContents:
+    _check_tagvalue_shape(path, text)
+    if sum(1 for line in text.split("\n") if line.startswith("PackageName:")) > MAX_PACKAGES:
+        raise UnsafeInputError(f"{path}: SBOM lists more than {MAX_PACKAGES} packages")
     errorlog = logging.getLogger(f"{__name__}.ply")  # ply's table-building chatter, off stderr
     parser = TagValueParser(debug=False, write_tables=False, errorlog=errorlog)  # type: ignore[no-untyped-call]
     return _spdx_document(_spdx_parse(parser.parse, text, path, "tag-value"), location)
@@ -446,9 +474,10 @@ def _cyclonedx(data: dict[str, Any], path: Path, location: Location) -> SbomCont
 
     items: list[_Item] = []
     os: OSInfo | None = None
-    for index, component in enumerate(
-        [*_walk_components(subject.get("components")), *_walk_components(data.get("components"))]
-    ):
+    components = [*_walk_components(subject.get("components")), *_walk_components(data.get("components"))]
+    if len(components) > MAX_PACKAGES:
+        raise UnsafeInputError(f"{path}: SBOM lists more than {MAX_PACKAGES} components")
+    for index, component in enumerate(components):
         kind = _str(component.get("type"))
         if kind == "operating-system":
             if os is None and _str(component.get("name")):
@@ -506,6 +535,9 @@ class _SpdxView:
 
 
 def _spdx_from_dict(data: dict[str, Any], path: Path, location: Location) -> SbomContents:
+    packages = data.get("packages")
+    if isinstance(packages, list) and len(packages) > MAX_PACKAGES:
+        raise UnsafeInputError(f"{path}: SBOM lists more than {MAX_PACKAGES} packages")
     try:
         document: Document = JsonLikeDictParser().parse(data)  # type: ignore[no-untyped-call]
     except SPDXParsingError as exc:

@@ -188,3 +188,30 @@ def test_huge_pax_headers_and_long_names_are_refused_before_reading(tmp_path: Pa
         ],
     )
     _assert_input_error(run("scan", f"docker-archive:{archive}", "-q", "--no-cache"), "above the")
+
+
+def test_an_sbom_with_too_many_components_is_refused(tmp_path: Path) -> None:
+    from shieldwall.target.sbom import MAX_PACKAGES
+
+    count = MAX_PACKAGES + 1
+    components = ",".join(f'{{"type":"library","name":"p{i}","version":"1"}}' for i in range(count))
+    path = tmp_path / "big.cdx.json"
+    path.write_text('{"bomFormat":"CycloneDX","specVersion":"1.5","components":[' + components + "]}")
+    _assert_input_error(run("scan", f"sbom:{path}", "-q"), "more than")
+    xml_path = tmp_path / "big.cdx.xml"
+    xml_path.write_text(
+        '<?xml version="1.0"?><bom xmlns="http://cyclonedx.org/schema/bom/1.5"><components>'
+        + '<component type="library"><name>p</name></component>' * count
+        + "</components></bom>"
+    )
+    _assert_input_error(run("scan", f"sbom:{xml_path}", "-q"), "more than")
+
+
+def test_junk_tag_value_is_refused_in_one_pass(tmp_path: Path) -> None:
+    import random
+    import string
+
+    rnd = random.Random(3)
+    path = tmp_path / "junk.spdx"
+    path.write_text("SPDXVersion: SPDX-2.3\n" + "".join(rnd.choice(string.printable) for _ in range(2_000_000)))
+    _assert_input_error(run("scan", f"sbom:{path}", "-q"), "not SPDX tag-value")
