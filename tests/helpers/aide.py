@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 AIDE_NORMAL = "ftype+p+i+u+g+s+sha256+l+xattrs"
-"""AIDE's attributes that match the FIM ``normal`` group (type, mode, inode, owner, group, size, hash, target, xattrs)."""
+"""AIDE attributes matching the FIM ``normal`` group (type, mode, inode, owner, group, size, hash, target, xattrs)."""
 
 
 @dataclass(frozen=True)

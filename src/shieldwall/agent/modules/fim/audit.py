@@ -170,19 +170,25 @@ class AuditAttributor:
                     return event
         return None
 
-    def who(self, path: str, kind: str) -> Mapping[str, Any] | None:
-        """The process behind the latest audited change of ``path`` (waits briefly for the log), or ``None``."""
-        host = os.path.normpath(os.path.join(self.root, *split(path)))
+    def prepare(self) -> None:
+        """Read the log until it stops growing for a moment (bounded by ``audit_wait``) before a batch of ``who``."""
         deadline = time.monotonic() + self.wait
-        while True:
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            before = self._offset
             self._read_new()
-            event = self._match(host)
-            if event is not None or time.monotonic() >= deadline:
-                break
+            now = time.monotonic()
+            if self._offset != before:
+                quiet_since = now
+            elif now - quiet_since >= 0.2:
+                return
             time.sleep(0.05)
-        if event is None:
-            return None
-        return _describe(event)
+
+    def who(self, path: str, kind: str) -> Mapping[str, Any] | None:
+        """The process behind the latest audited change of ``path``, or ``None`` (never a guess)."""
+        self._read_new()
+        event = self._match(os.path.normpath(os.path.join(self.root, *split(path))))
+        return None if event is None else _describe(event)
 
 
 def _describe(event: Mapping[str, Any]) -> dict[str, Any]:

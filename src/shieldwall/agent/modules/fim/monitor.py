@@ -29,6 +29,9 @@ from shieldwall.agent.modules.fim.walk import Snapshot, Walker
 class Attributor(Protocol):
     """Who changed a path (Linux audit), or ``None`` when nothing recorded it."""
 
+    def prepare(self) -> None:
+        """Catch up with the audit log before a batch of ``who`` calls."""
+
     def who(self, path: str, kind: str) -> Mapping[str, Any] | None:
         """The process behind the latest recorded change of ``path``."""
 
@@ -121,6 +124,8 @@ class Monitor:
         events: list[AgentEvent] = []
         upserts: list[tuple[str, str, Attrs]] = []
         deletes: list[str] = []
+        if changes and self.attributor is not None:
+            self.attributor.prepare()
         for change in changes:
             old_full = previous.get(change.path)
             new_full = snap.entries.get(change.path)
