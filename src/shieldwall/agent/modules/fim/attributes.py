@@ -85,7 +85,7 @@ def collect(name: str, dir_fd: int, st: os.stat_result, wanted: frozenset[str], 
     kind = file_type(st.st_mode)
     attrs: Attrs = {
         "type": kind,
-        "size": st.st_size if kind in ("f", "l") else 0,
+        "size": st.st_size if kind in ("f", "l", "d") else 0,
         "mode": stat.S_IMODE(st.st_mode),
         "owner": st.st_uid,
         "group": st.st_gid,

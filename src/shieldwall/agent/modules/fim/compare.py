@@ -2,7 +2,8 @@
 
 Only the attributes the path's rule watches are compared. ``modified`` means
 the content changed (hash, size, link target or type); ``attributes_changed``
-means only metadata did (mode, owner, group, inode, mtime, xattrs). A path
+means only metadata did (mode, owner, group, inode, mtime, xattrs, and a
+directory's size, which grows with its entries as AIDE also reports). A path
 whose directory could not be read, or any path when the walk was truncated,
 is never reported deleted: not seeing something is not evidence it is gone.
 """
@@ -49,7 +50,8 @@ def classify(path: str, rule: Rule, old: Attrs | None, new: Attrs | None) -> Cha
     diff = changed(old, new, rule.attributes)
     if not diff:
         return None
-    kind = ChangeKind.MODIFIED if CONTENT_ATTRIBUTES & set(diff) else ChangeKind.ATTRIBUTES_CHANGED
+    content = CONTENT_ATTRIBUTES - {"size"} if new.get("type") == "d" == old.get("type") else CONTENT_ATTRIBUTES
+    kind = ChangeKind.MODIFIED if content & set(diff) else ChangeKind.ATTRIBUTES_CHANGED
     return Change(kind, path, rule, project(old, rule.attributes), project(new, rule.attributes), tuple(diff))
 
 
