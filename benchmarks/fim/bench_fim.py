@@ -270,8 +270,8 @@ def render(r: dict[str, Any]) -> str:
         f"(with diffs {r['sw_diff_counts']}). Only Shieldwall: {r['sw_only']}; only AIDE: {r['aide_only_vs_sw']}.",
         "",
         "Shieldwall's times are the module's own (apply / check_now) measured inside its process; the process "
-        "also pays Python start-up and imports (the process wall time in brackets). Peak RSS is wait4's ru_maxrss of each "
-        "child process.",
+        "also pays Python start-up and imports (the process wall time in brackets). Peak RSS is wait4's "
+        "ru_maxrss of each child process.",
         "",
         "## Real-time detection latency under a write storm",
         "",
