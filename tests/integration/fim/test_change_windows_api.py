@@ -92,3 +92,29 @@ def test_refusals_are_exit_code_2(api: ApiServer) -> None:
     assert no_id.returncode == 2 and "deploy ID" in no_id.stderr
     with api.client() as client:
         assert client.get("/api/v1/fim/windows").status_code == 401
+
+
+def test_the_github_template_command_works(api: ApiServer) -> None:
+    import shlex
+
+    import yaml
+
+    template = Path(__file__).resolve().parents[3] / "integrations" / "fim" / "github-deploy.yml"
+    job = yaml.safe_load(template.read_text())["jobs"]["deploy"]
+    (line,) = [s["run"] for s in job["steps"] if "shieldwall fim expect" in s.get("run", "")]
+    env = {k: v for k, v in job["env"].items() if not k.startswith("SHIELDWALL_")}
+    env["GITHUB_RUN_ID"] = "4242"
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        argv = [os.path.expandvars(a) for a in shlex.split(line)]
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert argv[:3] == ["shieldwall", "fim", "expect"]
+    done = cli(api, api.tokens[Role.OPERATOR], *argv[2:])
+    assert done.returncode == 0, done.stderr
+    assert "web-*" in done.stdout and "deploy 4242" in done.stdout
