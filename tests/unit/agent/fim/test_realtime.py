@@ -121,3 +121,28 @@ def test_a_real_queue_overflow_is_counted_and_triggers_a_rescan(harness: Harness
     settle(harness)
     assert harness.module.state().counters.get("checks", 0) >= 1  # the rescan ran
     assert harness.module.check_now() == []
+
+
+def test_the_state_directory_under_the_root_is_never_watched(tmp_path: Path) -> None:
+    import logging
+
+    from shieldwall.agent.events import AgentEvent
+    from shieldwall.agent.module import ModuleContext
+    from shieldwall.agent.modules.fim import Module
+
+    root = tmp_path / "root"
+    state = root / "var/lib/shieldwall/fim"
+    state.mkdir(parents=True)
+    write(root, "/var/lib/app.conf", "x\n")
+    events: list[AgentEvent] = []
+    module = Module()
+    module.start(ModuleContext(root, state, events.append, logging.getLogger("t"), {"audit": False}))
+    try:
+        module.apply({**POLICY, "rules": [{"path": "/var/lib"}]}, 1)
+        (root / "var/lib/app.conf").write_text("y\n")
+        assert wait_for(lambda: any(e.attributes.get("path") == "/var/lib/app.conf" for e in events))
+        module.check_now()
+        time.sleep(0.5)
+        assert not any("/shieldwall" in str(e.attributes.get("path")) for e in events)
+    finally:
+        module.stop()

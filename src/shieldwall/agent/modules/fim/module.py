@@ -9,9 +9,11 @@ caller's thread (tests and ``shieldwall agent`` one-shots use it).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from shieldwall.agent.events import AgentEvent
@@ -62,6 +64,7 @@ class Module:
                 self._status, self._detail, self._policy_version = ModuleStatus.DISABLED, "", policy_version
             return self.state()
         policy = parse_policy(section)  # raises PolicyError; the running policy stays
+        policy = replace(policy, ignore=_inside_root(ctx))
         self._stop_workers()
         assert self._baseline is not None
         reasons: list[str] = []
@@ -173,3 +176,12 @@ class Module:
             watcher.stop()
         if audit is not None:
             audit.remove()
+
+
+def _inside_root(ctx: ModuleContext) -> tuple[str, ...]:
+    """The state directory as a root-relative path when it lies under the root (never watched: no feedback loop)."""
+    root = os.path.realpath(ctx.root)
+    state = os.path.realpath(ctx.state_dir)
+    if state == root or not state.startswith(root.rstrip("/") + "/"):
+        return ()
+    return ("/" + os.path.relpath(state, root),)

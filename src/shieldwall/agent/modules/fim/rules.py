@@ -145,9 +145,17 @@ class Policy:
     audit: bool
     system: bool
     limits: LimitsSpec
+    ignore: tuple[str, ...] = ()
+    """Paths never recorded nor entered (the agent's own state directory when it lies under the root)."""
+
+    def ignored(self, path: str) -> bool:
+        """Whether ``path`` is one of ``ignore`` or below one."""
+        return any(relative_to(path, prefix) is not None for prefix in self.ignore)
 
     def rule_for(self, path: str) -> Rule | None:
         """The most specific rule covering ``path`` (longest rule path wins), or ``None``."""
+        if self.ignore and self.ignored(path):
+            return None
         best: Rule | None = None
         for rule in self.rules:
             rel = relative_to(path, rule.path)

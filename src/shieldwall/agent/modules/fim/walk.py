@@ -70,6 +70,8 @@ def level(rel: str) -> int:
 
 def descends(policy: Policy, directory: str) -> bool:
     """Whether some rule still governs something below ``directory``."""
+    if policy.ignore and policy.ignored(directory):
+        return False
     for rule in policy.rules:
         rel = relative_to(directory, rule.path)
         if rel is not None and level(rel) < rule.depth and not (rel and rule.excludes_dir(rel)):
