@@ -87,8 +87,16 @@ def parse_line(line: str) -> tuple[str, str, str, dict[str, str]] | None:
 class AuditAttributor:
     """Audit watch rules for one policy and the log reader that answers ``who``."""
 
-    def __init__(self, root: Path, policy: Policy, settings: Mapping[str, Any], log: logging.Logger) -> None:
+    def __init__(
+        self,
+        root: Path,
+        policy: Policy,
+        settings: Mapping[str, Any],
+        log: logging.Logger,
+        state_dir: Path | None = None,
+    ) -> None:
         self.root = root
+        self.key_file = None if state_dir is None else state_dir / "audit.key"
         self.policy = policy
         self.log = log
         self.auditctl = str(settings.get("auditctl") or shutil.which("auditctl") or "auditctl")
@@ -105,8 +113,25 @@ class AuditAttributor:
         except OSError:
             return 0
 
+    def _forget_previous(self) -> None:
+        """Delete the rules a previous run of this agent left (killed before ``stop``), by its recorded key."""
+        if self.key_file is None:
+            return
+        try:
+            previous = self.key_file.read_text(encoding="utf-8").strip()
+        except OSError:
+            previous = ""
+        if previous.startswith("sw-fim-") and previous != self.key:
+            subprocess.run([self.auditctl, "-D", "-k", previous], capture_output=True, timeout=10, check=False)
+        self.key_file.write_text(self.key, encoding="utf-8")
+
     def install(self) -> None:
-        """One ``auditctl -w PATH -p wa -k KEY`` per existing top rule path; ``OSError`` if one fails."""
+        """One ``auditctl -w PATH -p wa -k KEY`` per existing top rule path; ``OSError`` if one fails.
+
+        The key is recorded in the state directory first, so rules left by a killed agent are deleted
+        by its next start.
+        """
+        self._forget_previous()
         for top in top_paths(self.policy):
             host = os.path.join(self.root, *split(top))
             if not os.path.lexists(host):

@@ -46,6 +46,7 @@ class Module:
         self._status = ModuleStatus.DISABLED
         self._detail = ""
         self._lock = threading.Lock()
+        self._checking = threading.Event()
 
     # -- contract -------------------------------------------------------------------------------------------
 
@@ -72,7 +73,7 @@ class Module:
         if policy.audit:
             available, why = audit_status(ctx.settings)
             if available:
-                audit = AuditAttributor(ctx.root, policy, ctx.settings, ctx.log)
+                audit = AuditAttributor(ctx.root, policy, ctx.settings, ctx.log, ctx.state_dir)
                 try:
                     audit.install()
                 except OSError as exc:
@@ -116,8 +117,9 @@ class Module:
             return
         if watcher is not None:
             watcher.request_rescan("scheduled")
-        else:
-            threading.Thread(target=self.check_now, name="fim-check", daemon=True).start()
+        elif not self._checking.is_set():
+            self._checking.set()
+            threading.Thread(target=self._scheduled_check, name="fim-check", daemon=True).start()
 
     def state(self) -> ModuleState:
         """Status, the reason when degraded, and counters (changes by kind, overflows, warnings...)."""
@@ -153,6 +155,16 @@ class Module:
     def check_now(self) -> list[AgentEvent]:
         """Run a full check (files and system objects) in this thread and return the emitted events."""
         return self._full_check("scheduled")
+
+    def _scheduled_check(self) -> None:
+        try:
+            self._full_check("scheduled")
+        except Exception as exc:  # a crashed check is visible in the state, never silent
+            with self._lock:
+                self._status, self._detail = ModuleStatus.ERROR, f"scheduled check failed: {exc!r}"
+            self._require_ctx().log.exception("fim scheduled check failed")
+        finally:
+            self._checking.clear()
 
     def _full_check(self, seen_by: str) -> list[AgentEvent]:
         monitor, system = self._monitor, self._system
