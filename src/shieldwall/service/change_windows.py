@@ -29,6 +29,12 @@ from shieldwall.store.schema import ChangeWindow as ChangeWindowRow
 MAX_WINDOW = dt.timedelta(days=7)
 """The longest window one call may open (a week-long "expected" is a blind spot, not a deploy)."""
 
+MAX_BACKDATE = dt.timedelta(minutes=5)
+"""How far in the past a window may start (clock skew): a window can never excuse changes already made."""
+
+MAX_LEAD = dt.timedelta(days=7)
+"""How far in the future a window may start."""
+
 AUDIT_CREATED = "fim.window.created"
 AUDIT_CLOSED = "fim.window.closed"
 
@@ -144,7 +150,15 @@ def create_window(
     if not dt.timedelta(seconds=1) <= duration <= MAX_WINDOW:
         raise InputError(f"duration: between 1 second and {MAX_WINDOW}")
     now = dt.datetime.now(dt.UTC)
-    start = _utc(starts_at) if starts_at is not None else now
+    try:
+        start = _utc(starts_at) if starts_at is not None else now
+    except OverflowError:
+        raise InputError("starts_at: out of range") from None
+    if not now - MAX_BACKDATE <= start <= now + MAX_LEAD:
+        raise InputError(
+            f"starts_at: between {MAX_BACKDATE} before now and {MAX_LEAD} after it "
+            "(a window cannot excuse changes that already happened)"
+        )
     actor = actor or audit.default_actor()
     with store.session() as session:
         row = ChangeWindowRow(
@@ -217,6 +231,10 @@ def active_windows(store: Store, environment: str, at: dt.datetime) -> Sequence[
 
 def classify_event(store: Store, *, host: str, environment: str, path: str, observed_at: dt.datetime) -> Classification:
     """``classify`` against the store's windows (the entry point for the agent event ingestion)."""
+    try:
+        _utc(observed_at)
+    except OverflowError:
+        raise InputError("observed_at: out of range") from None
     windows = active_windows(store, environment, observed_at)
     return classify(windows, host=host, environment=environment, path=path, observed_at=observed_at)
 

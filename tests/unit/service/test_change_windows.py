@@ -127,3 +127,28 @@ def test_invalid_windows_are_input_errors(store: Store, changes: dict[str, objec
         cw.create_window(store, **args)  # type: ignore[arg-type]
     with pytest.raises(InputError):
         cw.close_window(store, 999)
+
+
+def test_a_window_cannot_be_backdated_to_excuse_past_changes(store: Store) -> None:
+    now = dt.datetime.now(dt.UTC)
+    args: dict[str, object] = {
+        "environment": "prod",
+        "host_glob": "*",
+        "path_glob": "/srv",
+        "deploy_id": "d",
+        "duration": dt.timedelta(minutes=5),
+    }
+    with pytest.raises(InputError, match="cannot excuse"):
+        cw.create_window(store, starts_at=now - dt.timedelta(hours=1), **args)  # type: ignore[arg-type]
+    with pytest.raises(InputError):
+        cw.create_window(store, starts_at=now + dt.timedelta(days=30), **args)  # type: ignore[arg-type]
+    later = cw.create_window(store, starts_at=now + dt.timedelta(hours=1), **args)  # type: ignore[arg-type]
+    assert later.starts_at > now
+    with pytest.raises(InputError):
+        cw.classify_event(
+            store,
+            host="h",
+            environment="prod",
+            path="/srv",
+            observed_at=dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+        )
