@@ -191,3 +191,20 @@ def test_disabling_reports_disabled(harness: Harness) -> None:
     harness.apply(POLICY)
     assert harness.module.apply(None, 3).status is ModuleStatus.DISABLED
     assert harness.module.check_now() == []
+
+
+def test_tick_runs_the_scheduled_check_when_due(harness: Harness) -> None:
+    import time
+
+    write(harness.root, "/etc/hosts", "x\n")
+    harness.apply({**POLICY, "scan_interval": 60})
+    (harness.root / "etc/hosts").write_text("y\n")
+    harness.module.tick(time.monotonic())  # not due yet
+    time.sleep(0.2)
+    assert harness.events == []
+    harness.module.tick(time.monotonic() + 61)
+    deadline = time.monotonic() + 15
+    while not harness.events and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [e.kind for e in harness.events] == ["fim.modified"]
+    assert harness.events[0].attributes["seen_by"] == "scheduled"
