@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -42,7 +41,7 @@ class Module:
         self._watcher: Watcher | None = None
         self._audit: AuditAttributor | None = None
         self._policy_version: int | None = None
-        self._next_scan = 0.0
+        self._next_scan: float | None = None
         self._status = ModuleStatus.DISABLED
         self._detail = ""
         self._lock = threading.Lock()
@@ -101,17 +100,26 @@ class Module:
         with self._lock:
             self._monitor, self._system, self._watcher, self._audit = monitor, system, watcher, audit
             self._policy_version = policy_version
-            self._next_scan = time.monotonic() + policy.scan_interval
+            self._next_scan = None  # set by the first tick, on the caller's clock
             self._status = ModuleStatus.DEGRADED if reasons else ModuleStatus.RUNNING
             self._detail = "; ".join(reasons)
         return self.state()
 
     def tick(self, now: float) -> None:
-        """Start a scheduled check in the worker when due (``now`` is ``time.monotonic()``)."""
+        """Start a scheduled check in the worker when due.
+
+        ``now`` may be on any clock that only moves forward (the first tick after ``apply`` starts the
+        interval), so the core's choice of ``time.time`` or ``time.monotonic`` does not matter.
+        """
         with self._lock:
             monitor, watcher, policy = self._monitor, self._watcher, self.policy
-            due = monitor is not None and policy is not None and now >= self._next_scan
-            if due and policy is not None:
+            if monitor is None or policy is None:
+                return
+            if self._next_scan is None:
+                self._next_scan = now + policy.scan_interval
+                return
+            due = now >= self._next_scan
+            if due:
                 self._next_scan = now + policy.scan_interval
         if not due:
             return
