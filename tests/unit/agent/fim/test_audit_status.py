@@ -35,3 +35,50 @@ def test_enriched_and_raw_audit_lines_parse() -> None:
     assert parse_line("garbage") is None
     path = parse_line("type=PATH msg=audit(1.5:10): item=0 name=2F746D702F612062 nametype=CREATE")
     assert path is not None and path[3]["name"] == "2F746D702F612062"
+
+
+def test_who_reads_the_log_incrementally_and_resolves_relative_names(tmp_path: Path) -> None:
+    import logging
+
+    from shieldwall.agent.modules.fim.audit import AuditAttributor
+    from shieldwall.agent.modules.fim.rules import parse_policy
+
+    root = tmp_path / "root"
+    log = tmp_path / "audit.log"
+    log.write_text("type=DAEMON_START msg=audit(1.0:1): op=start\n")  # before the attributor: never read
+    policy = parse_policy({"rules": [{"path": "/etc"}]})
+    attributor = AuditAttributor(
+        root, policy, {"audit_log": str(log), "audit_key": "sw-fim-abc"}, logging.getLogger("t")
+    )
+    proctitle = b"vi hosts".hex().upper().replace("20", "00")  # NUL-separated argv, hex as auditd writes it
+    name_hex = f"{root}/etc/with space".encode().hex().upper()
+    lines = [
+        "type=SYSCALL msg=audit(100.5:7): syscall=257 success=yes ppid=10 pid=11 auid=1000 uid=0 "
+        'comm="vi" exe="/usr/bin/vim.basic" key="sw-fim-abc"',
+        f'type=CWD msg=audit(100.5:7): cwd="{root}/etc"',
+        'type=PATH msg=audit(100.5:7): item=0 name="hosts" nametype=NORMAL',
+        f"type=PROCTITLE msg=audit(100.5:7): proctitle={proctitle}",
+        'type=SYSCALL msg=audit(101.0:8): syscall=257 success=yes ppid=1 pid=2 uid=0 comm="x" exe="/x" key="other-key"',
+        f'type=PATH msg=audit(101.0:8): item=0 name="{root}/etc/hosts" nametype=NORMAL',
+        "type=SYSCALL msg=audit(102.0:9): syscall=82 success=yes ppid=20 pid=21 uid=0 "
+        'comm="mv" exe="/usr/bin/mv" key="sw-fim-abc"',
+        f"type=PATH msg=audit(102.0:9): item=0 name={name_hex} nametype=CREATE",
+    ]
+    with log.open("a") as handle:
+        handle.write("\n".join(lines[:4]) + "\n" + lines[4])  # the last line is incomplete: read later
+    who = attributor.who("/etc/hosts", "modified")
+    assert who is not None
+    assert (who["pid"], who["ppid"], who["exe"], who["cmdline"], who["auid"]) == (
+        11,
+        10,
+        "/usr/bin/vim.basic",
+        "vi hosts",
+        1000,
+    )
+    with log.open("a") as handle:
+        handle.write("\n" + "\n".join(lines[5:]) + "\n")
+    who = attributor.who("/etc/hosts", "modified")
+    assert who is not None and who["pid"] == 11  # the other key's event is not ours
+    spaced = attributor.who("/etc/with space", "added")
+    assert spaced is not None and spaced["comm"] == "mv"
+    assert attributor.who("/etc/passwd", "modified") is None  # nothing recorded: no guess
