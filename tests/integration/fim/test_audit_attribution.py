@@ -95,3 +95,35 @@ def test_rules_left_by_a_killed_agent_are_removed_on_the_next_start(tmp_path: Pa
         _remove_new_keys(rules_before)
         shutil.rmtree(audit_dir)
     assert _rules() == rules_before
+
+
+def test_real_time_changes_carry_who_too(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("audit needs root")
+    import time
+
+    rules_before = _rules()
+    audit_dir = Path(tempfile.mkdtemp(prefix="swaudit_"))
+    try:
+        with private_auditd(audit_dir) as log, started(tmp_path, {"audit_log": str(log)}) as harness:
+            write(harness.root, "/etc/app.conf", "a=1\n")
+            policy = {
+                "realtime": True,
+                "system": False,
+                "limits": {"coalesce_seconds": 0.1},
+                "rules": [{"path": "/etc"}],
+            }
+            assert harness.apply(policy).status.value == "running"
+            target = harness.root / "etc/app.conf"
+            proc = subprocess.Popen(["/bin/sh", "-c", f"echo b=2 >> {target}"])
+            proc.wait()
+            deadline = time.monotonic() + 20
+            while not harness.events and time.monotonic() < deadline:
+                time.sleep(0.05)
+            (event,) = harness.events
+            assert event.attributes["seen_by"] == "realtime"
+            assert event.attributes["who"]["pid"] == proc.pid
+    finally:
+        _remove_new_keys(rules_before)
+        shutil.rmtree(audit_dir)
+    assert _rules() == rules_before
