@@ -153,17 +153,48 @@ def test_a_truncated_walk_reports_no_deletions(harness: Harness) -> None:
     assert harness.module.state().counters.get("truncated_scans") == 1
 
 
-def test_an_unreadable_directory_is_a_warning_not_a_deletion(harness: Harness) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every directory")
-    write(harness.root, "/etc/private/a", "1")
-    harness.apply(POLICY)
-    (harness.root / "etc/private").chmod(0)
-    try:
-        harness.module.check_now()
-    finally:
-        (harness.root / "etc/private").chmod(0o755)
-    assert not any(e.kind == "fim.deleted" for e in harness.events)
+_UNREADABLE_SCRIPT = """
+import json, logging, os, sys
+from pathlib import Path
+from shieldwall.agent.module import ModuleContext
+from shieldwall.agent.modules.fim import Module
+base = Path(sys.argv[1])
+root, state = base / "root", base / "state"
+(root / "etc/private").mkdir(parents=True)
+(root / "etc/private/a").write_text("1")
+(root / "etc/hosts").write_text("x")
+state.mkdir()
+events = []
+module = Module()
+module.start(ModuleContext(root, state, events.append, logging.getLogger("t"), {"audit": False}))
+module.apply({"realtime": False, "system": False, "audit": False, "rules": [{"path": "/etc"}]}, 1)
+os.chown(root / "etc/private", 65534, 65534)
+os.chmod(root / "etc/private", 0)
+module.check_now()
+print(json.dumps({"kinds": [e.kind for e in events], "state": module.state().detail,
+                  "warnings": module.state().counters.get("warnings", 0)}))
+module.stop()
+"""
+
+
+def test_an_unreadable_directory_is_a_warning_not_a_deletion(tmp_path: Path) -> None:
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-c", _UNREADABLE_SCRIPT, str(tmp_path)]
+    if os.geteuid() == 0:  # root reads everything: drop the two capabilities that let it
+        if shutil.which("setpriv") is None:
+            pytest.skip("setpriv (util-linux) is needed to drop root's read override")
+        argv = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *argv]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "fim.deleted" not in result["kinds"]  # /etc/private/a is unseen, not gone
+    assert result["warnings"] >= 1 and "Permission denied" in result["state"]
+    os.chmod(tmp_path / "root/etc/private", 0o755)
 
 
 def test_an_invalid_policy_keeps_the_previous_one(harness: Harness) -> None:
