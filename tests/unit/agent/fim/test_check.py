@@ -193,6 +193,7 @@ def test_an_unreadable_directory_is_a_warning_not_a_deletion(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert "fim.deleted" not in result["kinds"]  # /etc/private/a is unseen, not gone
+    assert result["kinds"] == ["fim.attributes_changed"]  # /etc/private itself: mode and owner (lstat still works)
     assert result["warnings"] >= 1 and "Permission denied" in result["state"]
     os.chmod(tmp_path / "root/etc/private", 0o755)
 

@@ -3,7 +3,9 @@
 Everything is read relative to an open directory descriptor (``dir_fd``), and
 regular files are opened with ``O_NOFOLLOW``, so a link or a directory swapped
 for a link between the walk and the read cannot lead outside the agent's root.
-Content is hashed in 1 MiB chunks; at most ``max_hash_bytes`` are hashed
+A path whose content cannot be opened (permission) keeps its ``lstat``
+attributes and lists the others under ``unreadable`` (the walk carries their
+previous values forward and counts a warning). Content is hashed in 1 MiB chunks; at most ``max_hash_bytes`` are hashed
 (``hash_scope`` then says ``prefix:<n>`` and the size still tells most
 growth): this bounds the time one huge file can take.
 """
@@ -99,7 +101,11 @@ def collect(name: str, dir_fd: int, st: os.stat_result, wanted: frozenset[str], 
     needs_xattrs = "xattrs" in wanted and kind in ("f", "d")
     if not (needs_hash or needs_xattrs):
         return attrs
-    fd = _open_nofollow(name, dir_fd)
+    try:
+        fd = _open_nofollow(name, dir_fd)
+    except PermissionError:  # stat worked, content did not: keep what was read, say what was not
+        attrs["unreadable"] = [k for k, needed in (("sha256", needs_hash), ("xattrs", needs_xattrs)) if needed]
+        return attrs
     try:
         opened = os.fstat(fd)
         if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):

@@ -199,6 +199,10 @@ class Walker:
                 return
             try:
                 attrs = collect(name, dir_fd, st, rule.attributes, self.policy.limits.max_hash_bytes)
+                if "unreadable" in attrs:
+                    snap.warnings.append(f"{path}: cannot read {', '.join(attrs['unreadable'])} (permission denied)")
+                    before = self.previous.get(path) or {}
+                    attrs.update({k: before[k] for k in attrs.pop("unreadable") if k in before})
                 if rule.diff and attrs["type"] == "f" and attrs["size"] <= self.policy.limits.diff_max_bytes:
                     attrs = self._with_text(name, dir_fd, path, attrs)
                 snap.entries[path] = attrs
