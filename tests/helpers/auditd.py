@@ -68,4 +68,5 @@ def private_auditd(workdir: Path) -> Iterator[Path]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        subprocess.run(["auditctl", "-e", before.get("enabled", "0").strip()], capture_output=True, check=False)
+        if _status().get("pid", "0").strip() == "0":  # nobody else's daemon started meanwhile: restore the switch
+            subprocess.run(["auditctl", "-e", before.get("enabled", "0").strip()], capture_output=True, check=False)
