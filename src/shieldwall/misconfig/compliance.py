@@ -2,7 +2,9 @@
 
 Frameworks are data (``shieldwall/data/compliance/<id>.yaml``): control ID, title, and the checks that
 implement it. A ``checks`` entry is a check ID, or a selector over other scanners' findings:
-``finding:<kind>`` or ``finding:<kind>:<minimum severity>`` (``finding:vulnerability:CRITICAL``).
+``finding:<kind>`` or ``finding:<kind>:<minimum severity>`` (``finding:vulnerability:CRITICAL``), or an
+agent event kind ``event:<kind>`` (``event:fim.modified``): host evidence the manager evaluates on agent
+events, never on a scan result (such a control is not applicable to a scan).
 
 * **fail**: at least one active finding of the control's checks (not set aside by an in-file comment,
   an exception or a VEX statement);
@@ -33,6 +35,7 @@ from shieldwall.model import Finding, FindingKind, ScanResult, Severity, TargetK
 from shieldwall.target.limits import DEFAULT_LIMITS, Limits
 
 SELECTOR = "finding:"
+EVENT_SELECTOR = "event:"
 _SCANNER_OF_KIND = {
     FindingKind.VULNERABILITY: "vuln",
     FindingKind.SECRET: "secret",
@@ -219,7 +222,10 @@ def evaluate(
         hits: list[Finding] = []
         applicable: list[str] = []
         unknown: list[str] = []
+        events = [ref for ref in control.checks if ref.startswith(EVENT_SELECTOR)]
         for ref in control.checks:
+            if ref.startswith(EVENT_SELECTOR):
+                continue
             if ref.startswith(SELECTOR):
                 kind = ref.removeprefix(SELECTOR).split(":", 1)[0]
                 scanner = next((s for k, s in _SCANNER_OF_KIND.items() if k.value == kind), kind)
@@ -242,7 +248,9 @@ def evaluate(
             status, reason = Status.PASS, f"checked by {', '.join(applicable)}"
         elif not control.checks:
             status, reason = Status.NOT_APPLICABLE, "manual control: no automated check"
-        elif unknown and len(unknown) == len(control.checks):
+        elif events and len(events) == len(control.checks):
+            status, reason = Status.NOT_APPLICABLE, "host control: evaluated on agent events, not on a scan"
+        elif unknown and len(unknown) + len(events) == len(control.checks):
             status, reason = Status.NOT_APPLICABLE, f"checks not loaded: {', '.join(unknown)}"
         else:
             status, reason = Status.NOT_APPLICABLE, "nothing in the target these checks apply to"

@@ -363,3 +363,23 @@ class Setting(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+# --- fim ---
+
+
+class ChangeWindow(Base):
+    """A change the pipeline expects: FIM events on matching hosts and paths in [starts_at, ends_at) are expected."""
+
+    __tablename__ = "fim_change_windows"
+    __table_args__ = (Index("ix_fim_change_windows_env_end", "environment", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    environment: Mapped[str] = mapped_column(String(128))
+    host_glob: Mapped[str] = mapped_column(String(256))
+    path_glob: Mapped[str] = mapped_column(String(1024))
+    deploy_id: Mapped[str] = mapped_column(String(256))
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
