@@ -1,0 +1,251 @@
+"""The firewall module with real traffic between two network namespaces."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers.firewall_rig import ModuleRig
+from helpers.netns import NetPair
+from shieldwall.agent.module import ModuleStatus, PolicyError
+from shieldwall.agent.modules.firewall import BlockRefused
+from shieldwall.firewall.guard import start_watchdog
+from shieldwall.firewall.nft import Nft, restore_batch, write_private
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def base_section(**extra: Any) -> dict[str, Any]:
+    """A server policy: inbound tcp 8080 and udp 5353 only; outbound tcp 9090 only (strict egress)."""
+    section: dict[str, Any] = {
+        "use": "web",
+        "policies": {
+            "base": {
+                "default_in": "drop",
+                "default_out": "drop",
+                "rules": [{"id": "mgr", "direction": "out", "action": "accept", "protocol": "tcp", "ports": [7070]}],
+            },
+            "web": {
+                "parent": "base",
+                "rules": [
+                    {"id": "http", "direction": "in", "action": "accept", "protocol": "tcp", "ports": [8080]},
+                    {"id": "mdns", "direction": "in", "action": "accept", "protocol": "udp", "ports": ["5353"]},
+                    {"id": "rej", "direction": "in", "action": "reject", "protocol": "tcp", "ports": [8082]},
+                    {"id": "api-out", "direction": "out", "action": "accept", "protocol": "tcp", "ports": [9090]},
+                ],
+            },
+        },
+        "guard": {"confirm_deadline_seconds": 3},
+        "drift_check_seconds": 0.1,
+        "report_seconds": 0.1,
+    }
+    section.update(extra)
+    return section
+
+
+def eventually(check: Any, timeout: float = 15.0) -> bool:
+    """Poll ``check`` until it is true or ``timeout`` passes (a bound, not a measured time)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.2)
+    return bool(check())
+
+
+def test_allowed_pass_denied_drop_replies_pass_and_counters_count(pair: NetPair, rig: ModuleRig) -> None:
+    pair.serve(pair.host, "tcp", 8080, 8081, 8082)
+    pair.serve(pair.host, "udp", 5353, 5354)
+    pair.serve(pair.peer, "tcp", 9090, 9091)
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8081) == "ok"  # no firewall yet
+
+    state = rig.module.apply(base_section(), 1)
+    assert state.status is ModuleStatus.RUNNING
+
+    for _ in range(3):
+        assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080) == "ok"
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8081) == "timeout"
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8082) == "refused"
+    assert pair.connect(pair.peer, "udp", pair.host_ip, 5353) == "ok"
+    assert pair.connect(pair.peer, "udp", pair.host_ip, 5354) == "timeout"
+    # Outbound: the reply of an allowed outbound connection comes back although no inbound rule allows it.
+    assert pair.connect(pair.host, "tcp", pair.peer_ip(), 9090) == "ok"
+    assert pair.connect(pair.host, "tcp", pair.peer_ip(), 9091) == "timeout"
+
+    rig.module.tick(time.time())
+    counters = rig.module.state().counters
+    assert counters["http"] >= 3  # three SYNs matched the rule (later packets are established)
+    assert counters["rej"] >= 1
+    assert counters["state:established"] > 0
+    assert counters["default:in"] >= 2
+    assert counters["default:out"] >= 1
+    assert "firewall.applied" in rig.kinds()
+
+
+def test_bad_policy_is_rolled_back_when_the_manager_is_unreachable(pair: NetPair, rig: ModuleRig) -> None:
+    pair.serve(pair.host, "tcp", 8080)
+    pair.serve(pair.peer, "tcp", 7070)  # the "manager"
+    rig.confirm = lambda: pair.connect(pair.host, "tcp", pair.peer_ip(), 7070, timeout=0.5) == "ok"
+    rig.module.apply(base_section(), 1)
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080) == "ok"
+
+    lockout = base_section()
+    lockout["policies"]["base"]["rules"] = []
+    lockout["policies"]["web"]["rules"] = []  # nothing allowed: the manager is cut off, so is 8080
+    with pytest.raises(PolicyError, match="not confirmed"):
+        rig.module.apply(lockout, 2)
+    assert "firewall.rolled_back" in rig.kinds()
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080) == "ok"
+    assert rig.module.state().policy_version == 1
+    assert not rig.module.check_drift()  # what runs is exactly the previous policy
+
+
+def test_watchdog_restores_even_when_the_agent_is_gone(pair: NetPair, tmp_path: Path) -> None:
+    pair.serve(pair.host, "tcp", 8080)
+    nft = Nft(netns=pair.host)
+    saved = restore_batch(nft.list_table())  # no table yet: restoring means removing ours
+    path = tmp_path / "rollback.json"
+    write_private(path, json.dumps(saved))
+    pair.nft(pair.host, "add", "table", "inet", "shieldwall")
+    pair.nft(
+        pair.host, "add", "chain", "inet", "shieldwall", "input", "{ type filter hook input priority 0; policy drop; }"
+    )
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080) == "timeout"
+    proc = start_watchdog(nft, path, 0.5)
+    try:
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080) == "ok"
+
+
+def test_policy_nft_refuses_is_refused_whole_and_running_ruleset_stays(
+    pair: NetPair, rig: ModuleRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pair.serve(pair.host, "tcp", 8080, 8081)
+    rig.module.apply(base_section(), 1)
+    before = Nft(netns=pair.host).list_table()
+
+    from shieldwall.agent.modules.firewall import module as fwmodule
+
+    real = fwmodule.compile_ruleset
+
+    def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        batch = real(*args, **kwargs)
+        rule = {"family": "inet", "table": "shieldwall", "chain": "input", "expr": [{"jump": {"target": "nowhere"}}]}
+        batch["nftables"].append({"add": {"rule": rule}})
+        return batch
+
+    monkeypatch.setattr(fwmodule, "compile_ruleset", broken)
+    opened = base_section()
+    opened["policies"]["web"]["rules"].append(
+        {"id": "alt", "direction": "in", "action": "accept", "protocol": "tcp", "ports": [8081]}
+    )
+    with pytest.raises(PolicyError, match=r"refused.*nft failed"):
+        rig.module.apply(opened, 2)
+    assert Nft(netns=pair.host).list_table() == before
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8081) == "timeout"
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080) == "ok"
+    assert rig.module.state().policy_version == 1
+
+
+def test_invalid_policy_is_refused_before_nft(rig: ModuleRig, pair: NetPair) -> None:
+    rig.module.apply(base_section(), 1)
+    before = Nft(netns=pair.host).list_table()
+    bad = base_section()
+    bad["policies"]["web"]["rules"].append({"id": "x", "direction": "in", "action": "accept", "source": ["@nolist"]})
+    with pytest.raises(PolicyError, match="unknown IP list"):
+        rig.module.apply(bad, 2)
+    assert Nft(netns=pair.host).list_table() == before
+
+
+def test_drift_is_detected_and_put_back_other_tables_untouched(pair: NetPair, rig: ModuleRig) -> None:
+    pair.serve(pair.host, "tcp", 8080, 8081)
+    pair.nft(pair.host, "add", "table", "ip", "someone_else")
+    pair.nft(pair.host, "add", "chain", "ip", "someone_else", "c")
+    pair.nft(pair.host, "add", "rule", "ip", "someone_else", "c", "tcp", "dport", "1234", "counter")
+    rig.module.apply(base_section(), 1)
+    assert not rig.module.check_drift()
+
+    pair.nft(pair.host, "insert", "rule", "inet", "shieldwall", "input", "tcp", "dport", "8081", "accept")
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8081) == "ok"
+    rig.module.tick(time.time() + 1)
+    assert "firewall.drift" in rig.kinds()
+    drift = next(e for e in rig.events if e.kind == "firewall.drift")
+    assert drift.attributes["added_count"] == 1
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8081) == "timeout"
+    assert rig.module.state().counters["drift_repairs"] == 1
+
+    pair.nft(pair.host, "delete", "table", "inet", "shieldwall")  # removed entirely: put back too
+    assert rig.module.check_drift()
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080) == "ok"
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8081) == "timeout"
+    assert "tcp dport 1234" in pair.nft(pair.host, "list", "table", "ip", "someone_else")
+
+
+def test_reputation_list_blocks_then_unblocks_after_update(pair: NetPair, rig: ModuleRig, tmp_path: Path) -> None:
+    pair.serve(pair.host, "tcp", 8080)
+    listed = rig.settings["reputation_dir"] + "/bad.txt"
+    Path(listed).write_text(f"# test list\n{pair.peer_ip(3)}\n{pair.peer_ip(5)}\n198.51.100.0/24 ; SBL1\n")
+    section = base_section(
+        reputation={
+            "lists": [{"name": "bad", "path": "bad.txt", "category": "botnet", "severity": "HIGH"}],
+            "allow": [pair.peer_ip(5)],
+            "check_seconds": 0.1,
+        }
+    )
+    rig.module.apply(section, 1)
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "ok"
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(3)) == "timeout"
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(5)) == "ok"  # allow-list wins
+    rig.module.tick(time.time() + 1)
+    hits = [e for e in rig.events if e.kind == "firewall.reputation_blocked"]
+    assert [e.attributes["address"] for e in hits] == [pair.peer_ip(3)]
+    assert hits[0].attributes["category"] == "botnet"
+    assert rig.module.state().counters["counter:rep_bad"] >= 1
+
+    Path(listed).write_text(f"{pair.peer_ip(4)}\nnot-an-ip\n")  # .3 delisted, .4 listed, one hostile line
+    rig.module.tick(time.time() + 2)
+    updated = [e for e in rig.events if e.kind == "firewall.reputation_updated"]
+    assert updated and updated[-1].attributes["bad_lines"] == 1
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(3)) == "ok"
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(4)) == "timeout"
+    assert not rig.module.check_drift()  # the reload moved the baseline too
+
+
+def test_block_address_expires_and_refuses_protected(pair: NetPair, rig: ModuleRig) -> None:
+    pair.serve(pair.host, "tcp", 8080)
+    rig.settings["protected_addresses"] = [pair.peer_ip(7)]
+    rig.module.apply(base_section(block={"allow": [pair.peer_ip(6)], "max_ttl_seconds": 600}), 1)
+    for address in ("127.0.0.1", "::1", pair.peer_ip(6), pair.peer_ip(7), "not-an-ip"):
+        with pytest.raises(BlockRefused):
+            rig.module.block_address(address, 60, "test")
+    with pytest.raises(BlockRefused, match="ttl"):
+        rig.module.block_address(pair.peer_ip(2), 10_000, "too long")
+    assert rig.kinds().count("firewall.block_refused") == 5  # the non-address is refused before any event
+
+    rig.module.block_address(pair.peer_ip(2), 2, "ssh brute force")
+    assert "firewall.blocked" in rig.kinds()
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "timeout"
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(3)) == "ok"
+    assert not rig.module.check_drift()  # a block is not drift
+    assert eventually(lambda: pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "ok")
+    rig.module.tick(time.time() + 5)
+    assert rig.module.active_blocks() == {}
+
+
+def test_live_block_survives_a_policy_change(pair: NetPair, rig: ModuleRig) -> None:
+    pair.serve(pair.host, "tcp", 8080)
+    rig.module.apply(base_section(), 1)
+    rig.module.block_address(pair.peer_ip(2), 300, "attacker")
+    rig.module.apply(base_section(), 2)
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "timeout"
+    rig.module.apply(None, 3)
+    assert Nft(netns=pair.host).list_table() is None
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "ok"
