@@ -11,6 +11,7 @@ policies, rules in order, static set elements) must be identical.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -77,9 +78,9 @@ def compare(applied: Json | None, current: Json | None) -> Drift:
     """The drift of ``current`` against ``applied``."""
     want = canonical(applied)
     have = canonical(current)
-    want_set, have_set = set(want), set(have)
-    removed = tuple(x for x in want if x not in have_set)
-    added = tuple(x for x in have if x not in want_set)
+    want_count, have_count = Counter(want), Counter(have)
+    removed = tuple((want_count - have_count).elements())
+    added = tuple((have_count - want_count).elements())
     reordered = not removed and not added and want != have
     return Drift(removed, added, reordered)
 
