@@ -122,8 +122,8 @@ def block_elements(blocks: Sequence[BlockEntry], family: str) -> list[Any]:
 
 def reputation_elements(rep: ReputationList, family: str) -> list[Any]:
     """Elements of a reputation set for one family."""
-    v4, v6 = split_families(rep.networks)
-    return [element(n) for n in (v4 if family == "v4" else v6)]
+    wanted = ipaddress.IPv4Network if family == "v4" else ipaddress.IPv6Network
+    return [element(n) for n in rep.networks if isinstance(n, wanted)]  # already collapsed by the loader
 
 
 def compile_ruleset(

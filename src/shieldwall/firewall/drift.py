@@ -117,6 +117,20 @@ def set_elements(listing: Json | None, name: str) -> list[str]:
     return []
 
 
+def timed_elements(listing: Json | None, name: str) -> list[tuple[str, int]]:
+    """(value, seconds left) of a timeout set's elements (for recovering live blocks after a restart)."""
+    out: list[tuple[str, int]] = []
+    if listing is None:
+        return out
+    for item in listing.get("nftables", []):
+        body = item.get("set") if isinstance(item, dict) else None
+        if isinstance(body, Mapping) and body.get("name") == name:
+            for elem in body.get("elem", []):
+                if isinstance(elem, dict) and isinstance(elem.get("elem"), dict) and "expires" in elem["elem"]:
+                    out.append((_elem_text(elem), int(elem["elem"]["expires"])))
+    return out
+
+
 def _elem_text(elem: Any) -> str:
     if isinstance(elem, dict) and "elem" in elem:
         elem = elem["elem"].get("val")

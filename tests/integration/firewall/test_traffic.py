@@ -246,6 +246,11 @@ def test_live_block_survives_a_policy_change(pair: NetPair, rig: ModuleRig) -> N
     rig.module.block_address(pair.peer_ip(2), 300, "attacker")
     rig.module.apply(base_section(), 2)
     assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "timeout"
-    rig.module.apply(None, 3)
+    restarted = ModuleRig(pair, Path(rig.settings["reputation_dir"]))  # a new agent process finds the live block
+    assert pair.peer_ip(2) in restarted.module.active_blocks()
+    restarted.module.apply(base_section(), 3)
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "timeout"
+    rig = restarted
+    rig.module.apply(None, 4)
     assert Nft(netns=pair.host).list_table() is None
     assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "ok"

@@ -39,7 +39,7 @@ from shieldwall.firewall.compile import (
     compile_ruleset,
     reputation_reload_batch,
 )
-from shieldwall.firewall.drift import compare, rule_counters, set_elements
+from shieldwall.firewall.drift import compare, rule_counters, set_elements, timed_elements
 from shieldwall.firewall.guard import RolledBack, guarded_apply
 from shieldwall.firewall.model import Network, ResolvedPolicy
 from shieldwall.firewall.nft import Nft, NftError
@@ -110,9 +110,20 @@ class FirewallModule:
             self._nft = Nft.from_settings(ctx.settings)
             self._nft.run("--version")
             self._nft.run("list", "tables")
+            self._recover_blocks(self._nft.list_table())
         except (NftError, ValueError) as exc:
             self._status = ModuleStatus.UNAVAILABLE
             self._detail = str(exc)
+
+    def _recover_blocks(self, listing: Json | None) -> None:
+        """Blocks still counting down in the kernel (an agent restart) are kept on the next apply."""
+        now = time.time()
+        for fam in ("v4", "v6"):
+            for value, seconds in timed_elements(listing, f"block_{fam}"):
+                try:
+                    self._blocks[ipaddress.ip_network(value)] = now + seconds
+                except ValueError:
+                    continue
 
     def apply(self, section: Mapping[str, Any] | None, policy_version: int) -> ModuleState:
         """Validate, compile, check and apply the section with rollback; ``PolicyError`` keeps the old one."""
