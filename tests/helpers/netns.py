@@ -1,7 +1,8 @@
 """Two network namespaces joined by a veth pair, with echo servers and clients, removed on teardown.
 
-``host`` (10.231.X.1) is the machine whose firewall is under test; ``peer``
-(10.231.X.2, plus extra addresses .3-.9 on the same link) plays the clients,
+``host`` (10.231.X.1, fd31:231:X::1) is the machine whose firewall is under
+test; ``peer`` (10.231.X.2 and fd31:231:X::2, plus extra addresses 3-9 of
+both families on the same link) plays the clients,
 attackers and the manager. Every command is an argument list run through
 ``ip netns exec``; every process started here is killed and every namespace
 deleted in ``close`` even when a test failed.
@@ -48,6 +49,15 @@ class NetPair:
         """The protected host's address."""
         return f"10.231.{self.octet}.1"
 
+    @property
+    def host_ip6(self) -> str:
+        """The protected host's IPv6 address (unique local, inside the namespaces only)."""
+        return f"fd31:231:{self.octet}::1"
+
+    def peer_ip6(self, n: int = 2) -> str:
+        """One of the peer's IPv6 addresses (2..9)."""
+        return f"fd31:231:{self.octet}::{n}"
+
     def peer_ip(self, n: int = 2) -> str:
         """One of the peer's addresses (2..9)."""
         return f"10.231.{self.octet}.{n}"
@@ -77,8 +87,10 @@ class NetPair:
                 pair.peer,
             )
             _run("ip", "-n", pair.host, "addr", "add", f"{pair.host_ip}/24", "dev", f"swh{tag}")
+            _run("ip", "-n", pair.host, "addr", "add", f"{pair.host_ip6}/64", "dev", f"swh{tag}", "nodad")
             for n in range(2, 10):
                 _run("ip", "-n", pair.peer, "addr", "add", f"{pair.peer_ip(n)}/24", "dev", f"swp{tag}")
+                _run("ip", "-n", pair.peer, "addr", "add", f"{pair.peer_ip6(n)}/64", "dev", f"swp{tag}", "nodad")
             for ns, dev in ((pair.host, f"swh{tag}"), (pair.peer, f"swp{tag}")):
                 _run("ip", "-n", ns, "link", "set", dev, "up")
                 _run("ip", "-n", ns, "link", "set", "lo", "up")

@@ -16,17 +16,16 @@ import sys
 
 
 def serve(proto: str, ports: list[int]) -> None:
-    """Echo every TCP connection's first chunk / every UDP datagram, forever."""
+    """Echo every TCP connection's first chunk / every UDP datagram, forever (IPv4 and IPv6)."""
     sel = selectors.DefaultSelector()
     for port in ports:
+        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+        sock = socket.socket(socket.AF_INET6, kind)  # dual stack: IPv4 clients arrive as ::ffff:a.b.c.d
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("::", port))
         if proto == "tcp":
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("0.0.0.0", port))
             sock.listen(64)
-        else:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.bind(("0.0.0.0", port))
         sel.register(sock, selectors.EVENT_READ)
     print("ready", flush=True)
     while True:
@@ -51,7 +50,8 @@ def serve(proto: str, ports: list[int]) -> None:
 def connect(proto: str, host: str, port: int, source: str | None, timeout: float) -> str:
     """One echo round trip: ``ok``, ``timeout`` or ``refused``."""
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, kind) as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, kind) as sock:
         sock.settimeout(timeout)
         if source:
             sock.bind((source, 0))

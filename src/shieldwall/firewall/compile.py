@@ -13,7 +13,8 @@ table or the new one, never half of either. Layout:
   the kernel with the addresses that hit a list, named counters ``rep_<list>``
   and ``block``;
 - base chains ``input`` and ``output`` (filter hook, priority 0): loopback
-  accept, ``jump reputation_in/out``, block-set drop, ``ct state
+  accept, ``jump reputation_in/out``, block-set drop, IPv6 neighbour and
+  router discovery accept, ``ct state
   established,related`` accept, ``ct state invalid`` drop, the rules in
   order, then an explicit, counted default rule.
 
@@ -45,6 +46,7 @@ from shieldwall.firewall.reputation import ReputationList, collapse
 FAMILY = "inet"
 TABLE = "shieldwall"
 HITS_TIMEOUT_SECONDS = 3600
+ND_TYPES = ("nd-router-solicit", "nd-router-advert", "nd-neighbor-solicit", "nd-neighbor-advert")
 
 Json = dict[str, Any]
 
@@ -215,6 +217,9 @@ def _prologue(policy: ResolvedPolicy, direction: Direction) -> list[Json]:
     for fam in ("v4", "v6"):
         expr = [_match(_addr(fam, side), f"@block_{fam}"), {"counter": "block"}, _log("swblock"), {"drop": None}]
         out.append(_rule(chain, expr, "sw:block"))
+    if policy.state.accept_ipv6_nd:
+        nd = _match({"payload": {"protocol": "icmpv6", "field": "type"}}, {"set": list(ND_TYPES)})
+        out.append(_rule(chain, [nd, {"accept": None}], "sw:state:ipv6-nd"))
     if policy.state.accept_established:
         state = _match({"ct": {"key": "state"}}, {"set": ["established", "related"]}, "in")
         out.append(_rule(chain, [state, {"counter": None}, {"accept": None}], "sw:state:established"))

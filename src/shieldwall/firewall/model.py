@@ -84,6 +84,7 @@ class StateHandling:
     accept_established: bool = True
     drop_invalid: bool = True
     accept_loopback: bool = True
+    accept_ipv6_nd: bool = True  # IPv6 neighbour/router discovery (without it a default drop cuts IPv6)
 
 
 @dataclass(frozen=True, slots=True)

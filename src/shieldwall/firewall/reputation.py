@@ -3,8 +3,9 @@
 A list file has one IPv4/IPv6 address or CIDR per line; ``#``, ``;`` and
 ``!`` start comments (the ET-derived lists, Spamhaus DROP's ``; SBL`` tails
 and uBlock-style headers all parse). Anything else on a line is an error
-for that line: it is counted and reported (the first few verbatim, cut
-short), never executed or passed on. The file size, line length and entry
+for that line: it is counted and reported by line number (never its
+content: a wrong path could point at a secret file), never executed or
+passed on. The file size, line length and entry
 count are bounded; a list over a bound is refused whole, so a truncated
 list never silently replaces a complete one.
 """
@@ -82,7 +83,7 @@ def parse_entries(lines: Iterable[str], *, max_entries: int = MAX_ENTRIES) -> Pa
         except ValueError:
             bad += 1
             if len(errors) < MAX_REPORTED_ERRORS:
-                errors.append(f"line {number}: not an address or network: {line[:40]!r}")
+                errors.append(f"line {number}: not an address or network")  # content never echoed
             continue
         if len(networks) > max_entries:
             raise ReputationListError(f"more than {max_entries} entries")

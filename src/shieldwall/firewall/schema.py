@@ -70,6 +70,7 @@ class StateIn(StrictModel):
     accept_established: bool | None = None
     drop_invalid: bool | None = None
     accept_loopback: bool | None = None
+    accept_ipv6_nd: bool | None = None
 
 
 class RuleIn(StrictModel):
@@ -212,6 +213,7 @@ def resolve(section: FirewallPolicySection) -> ResolvedPolicy:
             accept_established=_pick(policy.state.accept_established, state.accept_established),
             drop_invalid=_pick(policy.state.drop_invalid, state.drop_invalid),
             accept_loopback=_pick(policy.state.accept_loopback, state.accept_loopback),
+            accept_ipv6_nd=_pick(policy.state.accept_ipv6_nd, state.accept_ipv6_nd),
         )
         seen: set[str] = set()
         for rule in policy.rules:

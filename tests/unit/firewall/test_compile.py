@@ -43,6 +43,7 @@ def test_input_chain_order_and_default() -> None:
         "sw:rep:jump",
         "sw:block",
         "sw:block",
+        "sw:state:ipv6-nd",
         "sw:state:established",
         "sw:state:invalid",
         "sw:ssh",

@@ -137,6 +137,10 @@ class FirewallModule:
                 self._status, self._detail = ModuleStatus.DISABLED, ""
                 return self.state()
             active = self._prepare(section, policy_version)
+            current = self._active
+            if current is not None and _same(current, active) and self._status is not ModuleStatus.ERROR:
+                current.version = policy_version  # nothing to change in the kernel: no re-apply, no counter reset
+                return self.state()
             confirm = self._confirm_callable()
             if active.section.guard.required and confirm is None:
                 raise PolicyError("the policy requires a confirmed apply but the agent has no confirmation callback")
@@ -200,7 +204,7 @@ class FirewallModule:
                 if now >= self._next_report:
                     self._next_report = now + active.section.report_seconds
                     self._report_hits(active)
-            except (NftError, OSError) as exc:
+            except (NftError, OSError, PolicyError) as exc:
                 self._status, self._detail = ModuleStatus.ERROR, f"tick failed: {exc}"
 
     def state(self) -> ModuleState:
@@ -447,6 +451,15 @@ class FirewallModule:
         ctx.emit(
             AgentEvent(module=self.name, kind=kind, severity=severity, summary=summary, attributes=attributes, key=key)
         )
+
+
+def _same(current: _Active, new: _Active) -> bool:
+    """True when applying ``new`` would produce the table ``current`` already has."""
+    return (
+        current.section == new.section
+        and current.stamps == new.stamps
+        and {n: r.networks for n, r in current.lists.items()} == {n: r.networks for n, r in new.lists.items()}
+    )
 
 
 def _stamp(path: Path) -> tuple[int, int, int]:
