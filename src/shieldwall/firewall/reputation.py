@@ -106,10 +106,12 @@ def load_list(
     category: str,
     severity: Severity,
     action: str = "drop",
-    max_bytes: int = MAX_FILE_BYTES,
-    max_entries: int = MAX_ENTRIES,
+    max_bytes: int | None = None,
+    max_entries: int | None = None,
 ) -> ReputationList:
     """Read one list file under the bounds; ``ReputationListError`` when unusable as a whole."""
+    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    max_entries = MAX_ENTRIES if max_entries is None else max_entries
     if not LIST_NAME_RE.match(name):
         raise ReputationListError(f"list name {name!r} must match {LIST_NAME_RE.pattern}")
     if action not in ("drop", "log"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from pathlib import Path
@@ -288,3 +289,64 @@ def test_live_block_survives_a_policy_change(pair: NetPair, rig: ModuleRig) -> N
     rig.module.apply(None, 4)
     assert Nft(netns=pair.host).list_table() is None
     assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "ok"
+
+
+def test_detect_mode_list_passes_traffic_and_reports(pair: NetPair, rig: ModuleRig) -> None:
+    pair.serve(pair.host, "tcp", 8080)
+    Path(rig.settings["reputation_dir"], "tor.txt").write_text(f"{pair.peer_ip(3)}\n")
+    lists = [{"name": "tor", "path": "tor.txt", "category": "anonymizer", "severity": "MEDIUM", "action": "log"}]
+    rig.module.apply(base_section(reputation={"lists": lists, "check_seconds": 0.1}), 1)
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(3)) == "ok"
+    rig.module.tick(time.time() + 1)
+    seen = [e for e in rig.events if e.kind == "firewall.reputation_seen"]
+    assert [e.attributes["address"] for e in seen] == [pair.peer_ip(3)]
+    assert seen[0].severity.value == "MEDIUM"
+    assert rig.module.state().counters["counter:rep_tor"] >= 1
+
+
+def test_unusable_list_update_keeps_previous_entries(
+    pair: NetPair, rig: ModuleRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shieldwall.firewall import reputation
+
+    pair.serve(pair.host, "tcp", 8080)
+    listed = Path(rig.settings["reputation_dir"], "bad.txt")
+    listed.write_text(f"{pair.peer_ip(3)}\n")
+    rig.module.apply(base_section(reputation={"lists": [{"name": "bad", "path": "bad.txt"}], "check_seconds": 0.1}), 1)
+    monkeypatch.setattr(reputation, "MAX_FILE_BYTES", 1000)
+    listed.write_text("192.0.2.1\n" * 200)  # over the (lowered) size bound: refused whole
+    rig.module.tick(time.time() + 1)
+    errors = [e for e in rig.events if e.kind == "firewall.reputation_list_error"]
+    assert errors and "larger than" in errors[0].attributes["error"]
+    assert rig.module.state().status is ModuleStatus.DEGRADED
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(3)) == "timeout"
+    assert not rig.module.check_drift()
+
+
+def test_shared_et_lists_load_into_sets(pair: NetPair, rig: ModuleRig, shared_data: Path) -> None:
+    base = shared_data / "reputation" / "et-ip-lists"
+    names = ["spamhaus_drop", "ciarmy_cins", "tor_nodes", "compromised", "dshield_top_blocks", "feodo_botcc"]
+    lists = [{"name": n, "path": str(base / f"{n}.txt"), "category": n} for n in names]
+    rig.module.apply(base_section(reputation={"lists": lists}), 1)
+    listing = Nft(netns=pair.host).list_table()
+    from shieldwall.firewall.drift import set_elements
+
+    def covers(set_name: str, address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        return any(ip in ipaddress.ip_network(e) for e in set_elements(listing, set_name))
+
+    assert covers("rep_spamhaus_drop_v4", "2.57.232.1")  # 2.57.232.0/23 (merged with its neighbour)
+    assert covers("rep_compromised_v4", "101.96.119.195")
+    assert covers("rep_tor_nodes_v4", "1.161.183.90")
+    assert not any(covers(f"rep_{n}_v4", "10.1.2.3") for n in names)
+    applied = next(e for e in rig.events if e.kind == "firewall.applied")
+    assert applied.attributes["reputation_lists"]["spamhaus_drop"] > 1000
+    assert not rig.module.check_drift()
+
+
+def test_stop_leaves_the_firewall_in_place(pair: NetPair, rig: ModuleRig) -> None:
+    pair.serve(pair.host, "tcp", 8081)
+    rig.module.apply(base_section(), 1)
+    rig.module.stop()
+    assert Nft(netns=pair.host).list_table() is not None
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8081) == "timeout"
