@@ -45,6 +45,11 @@ class NetPair:
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
 
     @property
+    def host_dev(self) -> str:
+        """The host end of the veth pair."""
+        return f"swh{self.host.split('-')[1]}"
+
+    @property
     def host_ip(self) -> str:
         """The protected host's address."""
         return f"10.231.{self.octet}.1"

@@ -51,7 +51,7 @@ MAX_LISTS = 64
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 RULE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-IFACE_RE = re.compile(r"^[A-Za-z0-9_.:+-]{1,15}$")
+IFACE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")  # exact names (no wildcards)
 
 
 class FirewallSchemaError(ValueError):

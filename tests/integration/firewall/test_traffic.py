@@ -344,6 +344,32 @@ def test_shared_et_lists_load_into_sets(pair: NetPair, rig: ModuleRig, shared_da
     assert not rig.module.check_drift()
 
 
+def test_interface_rules(pair: NetPair, rig: ModuleRig) -> None:
+    pair.serve(pair.host, "tcp", 8083, 8084)
+    section = base_section()
+    section["policies"]["web"]["rules"] += [
+        {
+            "id": "on-veth",
+            "direction": "in",
+            "action": "accept",
+            "protocol": "tcp",
+            "ports": [8083],
+            "interfaces": [pair.host_dev],
+        },
+        {
+            "id": "elsewhere",
+            "direction": "in",
+            "action": "accept",
+            "protocol": "tcp",
+            "ports": [8084],
+            "interfaces": ["eth9"],
+        },
+    ]
+    rig.module.apply(section, 1)
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8083) == "ok"
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8084) == "timeout"
+
+
 def test_stop_leaves_the_firewall_in_place(pair: NetPair, rig: ModuleRig) -> None:
     pair.serve(pair.host, "tcp", 8081)
     rig.module.apply(base_section(), 1)
