@@ -376,3 +376,47 @@ def test_stop_leaves_the_firewall_in_place(pair: NetPair, rig: ModuleRig) -> Non
     rig.module.stop()
     assert Nft(netns=pair.host).list_table() is not None
     assert pair.connect(pair.peer, "tcp", pair.host_ip, 8081) == "timeout"
+
+
+AGENT_THAT_DIES = """
+import sys, time
+from pathlib import Path
+from shieldwall.firewall.guard import guarded_apply
+from shieldwall.firewall.nft import Nft
+netns, state = sys.argv[1], Path(sys.argv[2])
+lockout = {"nftables": [
+    {"add": {"table": {"family": "inet", "name": "shieldwall"}}},
+    {"add": {"chain": {"family": "inet", "table": "shieldwall", "name": "input", "type": "filter",
+                       "hook": "input", "prio": 0, "policy": "drop"}}},
+]}
+def confirm():
+    print("applied", flush=True)
+    time.sleep(3600)
+    return True
+guarded_apply(Nft(netns=netns), lockout, state_dir=state, confirm=confirm, deadline_seconds=8)
+"""
+
+
+def test_agent_killed_during_confirmation_is_rolled_back_by_the_watchdog(pair: NetPair, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    pair.serve(pair.host, "tcp", 8080)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    agent = subprocess.Popen(
+        [sys.executable, "-c", AGENT_THAT_DIES, pair.host, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert agent.stdout is not None
+        assert agent.stdout.readline().strip() == "applied"
+        assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080) == "timeout"  # locked out
+    finally:
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(timeout=10)
+        if agent.stdout:
+            agent.stdout.close()
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080) == "timeout"  # the agent is gone, still locked out
+    assert eventually(lambda: pair.connect(pair.peer, "tcp", pair.host_ip, 8080) == "ok", timeout=40)
+    assert Nft(netns=pair.host).list_table() is None  # restored to "no Shieldwall table"
