@@ -21,8 +21,12 @@ from shieldwall.firewall.compile import Json
 MAX_DIFF_ITEMS = 20
 
 
-def canonical(listing: Json | None) -> list[str]:
-    """One sorted-key JSON string per object of our table, in nft's order, volatile parts removed."""
+def canonical(listing: Json | None, *, elements: bool = True) -> list[str]:
+    """One sorted-key JSON string per object of our table, in nft's order, volatile parts removed.
+
+    ``elements=False`` drops every set's elements (to compare with a terse
+    listing, ``nft -t``, which is much cheaper on large sets).
+    """
     if listing is None:
         return []
     out: list[str] = []
@@ -36,7 +40,7 @@ def canonical(listing: Json | None) -> list[str]:
         if kind == "counter":
             clean.pop("packets", None)
             clean.pop("bytes", None)
-        if kind == "set" and "timeout" in clean.get("flags", []):
+        if kind == "set" and (not elements or "timeout" in clean.get("flags", [])):
             clean.pop("elem", None)
         if kind == "rule":
             clean["expr"] = [_strip_counter(e) for e in clean.get("expr", [])]
@@ -74,10 +78,10 @@ class Drift:
         }
 
 
-def compare(applied: Json | None, current: Json | None) -> Drift:
-    """The drift of ``current`` against ``applied``."""
-    want = canonical(applied)
-    have = canonical(current)
+def compare(applied: Json | None, current: Json | None, *, elements: bool = True) -> Drift:
+    """The drift of ``current`` against ``applied`` (``elements=False``: structure only)."""
+    want = canonical(applied, elements=elements)
+    have = canonical(current, elements=elements)
     want_count, have_count = Counter(want), Counter(have)
     removed = tuple((want_count - have_count).elements())
     added = tuple((have_count - want_count).elements())

@@ -77,10 +77,17 @@ class Nft:
             write_private(path, json.dumps(batch))
             self.run(*(["-c"] if check else []), "-j", "-f", str(path))
 
-    def list_table(self) -> Json | None:
-        """Our table as nft lists it (``None`` when it does not exist)."""
+    def list_table(self, *, terse: bool = False) -> Json | None:
+        """Our table as nft lists it (``None`` when it does not exist); ``terse`` omits set elements."""
+        return self._list(*(["-t"] if terse else []), "-j", "list", "table", FAMILY, TABLE)
+
+    def list_set(self, name: str) -> Json | None:
+        """One set of our table with its elements (``None`` when it does not exist)."""
+        return self._list("-j", "list", "set", FAMILY, TABLE, name)
+
+    def _list(self, *args: str) -> Json | None:
         try:
-            out = self.run("-j", "list", "table", FAMILY, TABLE)
+            out = self.run(*args)
         except NftError as exc:
             if "No such file or directory" in str(exc):
                 return None

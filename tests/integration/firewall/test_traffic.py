@@ -217,6 +217,10 @@ def test_drift_is_detected_and_put_back_other_tables_untouched(pair: NetPair, ri
     assert pair.connect(pair.peer, "tcp", pair.host_ip, 8081) == "timeout"
     assert rig.module.state().counters["drift_repairs"] == 1
 
+    pair.nft(pair.host, "insert", "rule", "inet", "shieldwall", "input", "tcp", "dport", "8081", "accept")
+    assert rig.module.check_drift(elements=False)  # the cheap structural check sees rules
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8081) == "timeout"
+
     pair.nft(pair.host, "delete", "table", "inet", "shieldwall")  # removed entirely: put back too
     assert rig.module.check_drift()
     assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080) == "ok"
@@ -252,6 +256,12 @@ def test_reputation_list_blocks_then_unblocks_after_update(pair: NetPair, rig: M
     assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(3)) == "ok"
     assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(4)) == "timeout"
     assert not rig.module.check_drift()  # the reload moved the baseline too
+
+    pair.nft(pair.host, "delete", "element", "inet", "shieldwall", "rep_bad_v4", "{", pair.peer_ip(4), "}")
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(4)) == "ok"  # unlisted by hand
+    assert not rig.module.check_drift(elements=False)  # elements are only seen by the full check
+    assert rig.module.check_drift()
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(4)) == "timeout"
 
 
 def test_block_address_expires_and_refuses_protected(pair: NetPair, rig: ModuleRig) -> None:

@@ -89,6 +89,15 @@ def test_rule_and_static_element_changes_are_drift() -> None:
     assert compare(LISTING, None).removed
 
 
+def test_structure_only_comparison_ignores_static_elements() -> None:
+    other = copy.deepcopy(LISTING)
+    other["nftables"][4]["set"].pop("elem")  # what a terse listing (nft -t) looks like
+    assert compare(LISTING, other).changed
+    assert not compare(LISTING, other, elements=False).changed
+    other["nftables"][6]["rule"]["expr"][1] = {"drop": None}
+    assert compare(LISTING, other, elements=False).changed
+
+
 def test_counters_and_elements_read_back() -> None:
     counters = rule_counters(LISTING)
     assert counters["ssh"] == 9 and counters["counter:block"] == 5

@@ -96,6 +96,7 @@ class FirewallModule:
         self._counters: dict[str, int] = {}
         self._stats = {"drift_repairs": 0, "rollbacks": 0, "reputation_reloads": 0, "blocks_added": 0}
         self._next_drift = 0.0
+        self._next_full_drift = 0.0
         self._next_report = 0.0
         self._next_reputation = 0.0
         self._hits_seen: dict[str, set[str]] = {}
@@ -198,9 +199,13 @@ class FirewallModule:
                 if now >= self._next_reputation:
                     self._next_reputation = now + active.section.reputation.check_seconds
                     self._reload_changed_lists(active)
-                if now >= self._next_drift:
+                if now >= self._next_full_drift:
+                    self._next_full_drift = now + active.section.drift_full_check_seconds
                     self._next_drift = now + active.section.drift_check_seconds
-                    self.check_drift()
+                    self.check_drift(elements=True)
+                elif now >= self._next_drift:
+                    self._next_drift = now + active.section.drift_check_seconds
+                    self.check_drift(elements=False)
                 if now >= self._next_report:
                     self._next_report = now + active.section.report_seconds
                     self._report_hits(active)
@@ -272,14 +277,20 @@ class FirewallModule:
 
     # --- drift ----------------------------------------------------------------------------
 
-    def check_drift(self) -> bool:
-        """Compare the kernel's table with the applied one; on a difference emit an event and put ours back."""
+    def check_drift(self, *, elements: bool = True) -> bool:
+        """Compare the kernel's table with the applied one; on a difference emit an event and put ours back.
+
+        ``elements=False`` compares everything but set elements, from a terse
+        listing (cheap on 100k-element reputation sets); ``tick`` does that
+        every ``drift_check_seconds`` and a full comparison every
+        ``drift_full_check_seconds``.
+        """
         with self._lock:
             active = self._active
             if active is None:
                 return False
-            current = self._nft.list_table()
-            drift = compare(active.baseline, current)
+            current = self._nft.list_table(terse=not elements)
+            drift = compare(active.baseline, current, elements=elements)
             self._refresh_counters(current)
             if not drift.changed:
                 return False
@@ -413,11 +424,13 @@ class FirewallModule:
             )
 
     def _report_hits(self, active: _Active) -> None:
-        listing = self._nft.list_table()
-        self._refresh_counters(listing)
+        self._refresh_counters(self._nft.list_table(terse=True))  # rules and counters, no set elements
         budget = MAX_HIT_EVENTS_PER_TICK
         for name, rep in active.lists.items():
-            hits = set(set_elements(listing, f"rep_hits_{name}_v4")) | set(set_elements(listing, f"rep_hits_{name}_v6"))
+            hits: set[str] = set()
+            for fam in ("v4", "v6"):
+                set_name = f"rep_hits_{name}_{fam}"
+                hits |= set(set_elements(self._nft.list_set(set_name), set_name))
             seen = self._hits_seen.setdefault(name, set())
             packets = self._counters.get(f"counter:rep_{name}", 0)
             for address in sorted(hits - seen):

@@ -51,4 +51,5 @@ class FirewallSection(FirewallPolicySection):
     block: BlockIn = BlockIn()
     guard: GuardIn = GuardIn()
     drift_check_seconds: float = Field(default=30.0, ge=0.1, le=86_400)
+    drift_full_check_seconds: float = Field(default=300.0, ge=0.1, le=86_400)
     report_seconds: float = Field(default=10.0, ge=0.1, le=86_400)
