@@ -48,7 +48,9 @@ class Nft:
         )
 
     def __post_init__(self) -> None:
-        if self.netns is not None and (not self.netns or set(self.netns) - NETNS_RE_CHARS or self.netns[0] == "-"):
+        if self.netns is not None and (
+            not self.netns or len(self.netns) > 64 or set(self.netns) - NETNS_RE_CHARS or not self.netns[0].isalnum()
+        ):
             raise ValueError(f"network namespace name {self.netns!r} is not valid")
 
     def argv(self, *args: str) -> list[str]:

@@ -100,7 +100,6 @@ class FirewallModule:
         self._next_report = 0.0
         self._next_reputation = 0.0
         self._hits_seen: dict[str, set[str]] = {}
-        self._hit_counts: dict[str, int] = {}
 
     # --- contract -------------------------------------------------------------------------
 
@@ -165,7 +164,6 @@ class FirewallModule:
             active.baseline = self._nft.list_table()
             self._active = active
             self._hits_seen.clear()
-            self._hit_counts.clear()
             self._refresh_counters(active.baseline)
             if outcome.guarded:
                 self._status, self._detail = ModuleStatus.RUNNING, ""
@@ -452,7 +450,6 @@ class FirewallModule:
                     },
                 )
             seen &= hits  # an address whose hit entry expired is reported again when it comes back
-            self._hit_counts[name] = packets
 
     def _refresh_counters(self, listing: Json | None) -> None:
         self._counters = rule_counters(listing)
