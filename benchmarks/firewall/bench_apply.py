@@ -180,7 +180,15 @@ def run(ns: str, n_rules: int, n_elements: int, repeat: int) -> int:
             )
         )
         baseline = nft.list_table()
-        rows.append(("drift check (list table + compare)", timed(lambda: compare(baseline, nft.list_table()), repeat)))
+        rows.append(
+            ("drift check, full (list table + compare)", timed(lambda: compare(baseline, nft.list_table()), repeat))
+        )
+        rows.append(
+            (
+                "drift check, structure only (nft -t list table + compare)",
+                timed(lambda: compare(baseline, nft.list_table(terse=True), elements=False), repeat),
+            )
+        )
         nft.delete_table()
         ipt = iptables_rules(section)
         ipt_lines = ipt.count("\n-A ")

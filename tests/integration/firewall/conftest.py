@@ -25,8 +25,12 @@ def pair() -> Iterator[NetPair]:
 
 
 @pytest.fixture
-def rig(pair: NetPair, tmp_path: Path) -> ModuleRig:
+def rig(pair: NetPair, tmp_path: Path) -> Iterator[ModuleRig]:
     """The module under test, started against ``pair.host``."""
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
-    return ModuleRig(pair, state)
+    made = ModuleRig(pair, state)
+    try:
+        yield made
+    finally:
+        made.module.stop()  # stops its nft monitor process

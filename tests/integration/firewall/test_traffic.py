@@ -292,13 +292,15 @@ def test_live_block_survives_a_policy_change(pair: NetPair, rig: ModuleRig) -> N
     rig.module.apply(base_section(), 2)
     assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "timeout"
     restarted = ModuleRig(pair, Path(rig.settings["reputation_dir"]))  # a new agent process finds the live block
-    assert pair.peer_ip(2) in restarted.module.active_blocks()
-    restarted.module.apply(base_section(), 3)
-    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "timeout"
-    rig = restarted
-    rig.module.apply(None, 4)
-    assert Nft(netns=pair.host).list_table() is None
-    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "ok"
+    try:
+        assert pair.peer_ip(2) in restarted.module.active_blocks()
+        restarted.module.apply(base_section(), 3)
+        assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "timeout"
+        restarted.module.apply(None, 4)
+        assert Nft(netns=pair.host).list_table() is None
+        assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "ok"
+    finally:
+        restarted.module.stop()
 
 
 def test_detect_mode_list_passes_traffic_and_reports(pair: NetPair, rig: ModuleRig) -> None:
@@ -352,6 +354,28 @@ def test_shared_et_lists_load_into_sets(pair: NetPair, rig: ModuleRig, shared_da
     applied = next(e for e in rig.events if e.kind == "firewall.applied")
     assert applied.attributes["reputation_lists"]["spamhaus_drop"] > 1000
     assert not rig.module.check_drift()
+
+
+def test_monitor_finds_drift_without_listing_periodically(pair: NetPair, rig: ModuleRig) -> None:
+    pair.serve(pair.host, "tcp", 8080, 8081)
+    section = base_section(drift_check_seconds=3600, drift_full_check_seconds=3600)
+    rig.module.apply(section, 1)
+    start = time.time()
+    rig.module.tick(start)  # first tick: the full check and the monitor start
+    rig.module.block_address(pair.peer_ip(3), 300, "not drift")
+    time.sleep(0.5)
+    rig.module.tick(start + 1)
+    assert "firewall.drift" not in rig.kinds()
+    pair.nft(pair.host, "insert", "rule", "inet", "shieldwall", "input", "tcp", "dport", "8081", "accept")
+    step = [start + 2]
+
+    def ticked() -> bool:
+        step[0] += 2  # simulated clock, well inside the 3600 s periods
+        rig.module.tick(step[0])
+        return "firewall.drift" in rig.kinds()
+
+    assert eventually(ticked)
+    assert pair.connect(pair.peer, "tcp", pair.host_ip, 8081) == "timeout"
 
 
 def test_interface_rules(pair: NetPair, rig: ModuleRig) -> None:

@@ -3,7 +3,9 @@
 Settings it reads (agent-local, not policy): ``netns`` (run every nft command
 as ``ip netns exec NAME nft ...``), ``nft_binary``, ``ip_binary``,
 ``firewall_confirm`` (a callable returning True when the agent can still reach
-its manager: the apply-with-rollback confirmation), ``reputation_dir``
+its manager: the apply-with-rollback confirmation), ``drift_monitor``
+(default true: keep ``nft -j monitor ruleset`` running so drift is found
+within a tick without listing the table), ``reputation_dir``
 (relative list paths are resolved against it; default: the module's state
 directory) and ``protected_addresses`` (addresses ``block_address`` always
 refuses, such as the manager's).
@@ -42,12 +44,15 @@ from shieldwall.firewall.compile import (
 from shieldwall.firewall.drift import compare, rule_counters, set_elements, timed_elements
 from shieldwall.firewall.guard import RolledBack, guarded_apply
 from shieldwall.firewall.model import Network, ResolvedPolicy
+from shieldwall.firewall.monitor import RulesetMonitor
 from shieldwall.firewall.nft import Nft, NftError
 from shieldwall.firewall.reputation import ReputationList, ReputationListError, collapse, load_list
 from shieldwall.firewall.schema import FirewallSchemaError, parse_network, resolve
 from shieldwall.model.finding import Severity
 
 MAX_HIT_EVENTS_PER_TICK = 100
+MONITOR_CHECK_MIN_SECONDS = 1.0
+MONITOR_RESTART_SECONDS = 60.0
 
 
 class BlockRefused(ShieldwallError, ValueError):
@@ -97,6 +102,9 @@ class FirewallModule:
         self._stats = {"drift_repairs": 0, "rollbacks": 0, "reputation_reloads": 0, "blocks_added": 0}
         self._next_drift = 0.0
         self._next_full_drift = 0.0
+        self._next_triggered = 0.0
+        self._next_monitor_start = 0.0
+        self._monitor: RulesetMonitor | None = None
         self._next_report = 0.0
         self._next_reputation = 0.0
         self._hits_seen: dict[str, set[str]] = {}
@@ -132,6 +140,7 @@ class FirewallModule:
             if self._status is ModuleStatus.UNAVAILABLE:
                 raise PolicyError(f"firewall unavailable on this host: {self._detail}")
             if section is None:
+                self._stop_monitor()
                 self._nft.delete_table()
                 self._active = None
                 self._status, self._detail = ModuleStatus.DISABLED, ""
@@ -197,18 +206,53 @@ class FirewallModule:
                 if now >= self._next_reputation:
                     self._next_reputation = now + active.section.reputation.check_seconds
                     self._reload_changed_lists(active)
-                if now >= self._next_full_drift:
-                    self._next_full_drift = now + active.section.drift_full_check_seconds
-                    self._next_drift = now + active.section.drift_check_seconds
-                    self.check_drift(elements=True)
-                elif now >= self._next_drift:
-                    self._next_drift = now + active.section.drift_check_seconds
-                    self.check_drift(elements=False)
+                self._drift_due(now, active)
                 if now >= self._next_report:
                     self._next_report = now + active.section.report_seconds
                     self._report_hits(active)
             except (NftError, OSError, PolicyError) as exc:
                 self._status, self._detail = ModuleStatus.ERROR, f"tick failed: {exc}"
+
+    def _drift_due(self, now: float, active: _Active) -> None:
+        """Full checks on their period; in between, on a monitor notification or (no monitor) structurally."""
+        self._ensure_monitor(now)
+        monitor = self._monitor
+        if now >= self._next_full_drift:
+            self._next_full_drift = now + active.section.drift_full_check_seconds
+            self._next_drift = now + active.section.drift_check_seconds
+            if monitor is not None:
+                monitor.take_dirty()
+            self.check_drift(elements=True)
+        elif monitor is not None and monitor.alive:
+            if now >= self._next_triggered and monitor.take_dirty():
+                self._next_triggered = now + MONITOR_CHECK_MIN_SECONDS
+                self.check_drift(elements=True)
+        elif now >= self._next_drift:
+            self._next_drift = now + active.section.drift_check_seconds
+            self.check_drift(elements=False)
+
+    def _ensure_monitor(self, now: float) -> None:
+        """Keep ``nft monitor`` running (unless the setting ``drift_monitor`` is false); restarts are rate-limited."""
+        if not self._require_ctx().settings.get("drift_monitor", True):
+            return
+        if self._monitor is not None and self._monitor.alive:
+            return
+        if now < self._next_monitor_start:
+            return
+        self._next_monitor_start = now + MONITOR_RESTART_SECONDS
+        if self._monitor is not None:
+            self._monitor.stop()
+        self._monitor = RulesetMonitor(self._nft)
+        try:
+            self._monitor.start()
+        except OSError as exc:
+            self._monitor = None
+            self._status, self._detail = ModuleStatus.DEGRADED, f"nft monitor could not start: {exc}"
+
+    def _stop_monitor(self) -> None:
+        if self._monitor is not None:
+            self._monitor.stop()
+            self._monitor = None
 
     def state(self) -> ModuleState:
         """Status, policy version and counters (per rule id, per named counter, and the module's own)."""
@@ -220,8 +264,9 @@ class FirewallModule:
             return ModuleState(self._status, version, self._detail, counters)
 
     def stop(self) -> None:
-        """Forget the context; the applied table stays (see the module docstring)."""
+        """Stop the monitor process and forget the context; the applied table stays (see the module docstring)."""
         with self._lock:
+            self._stop_monitor()
             self._ctx = None
 
     # --- active response ------------------------------------------------------------------
