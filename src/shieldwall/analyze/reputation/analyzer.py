@@ -36,6 +36,7 @@ IPV4_RE = re.compile(
     rb"(?<![\d.])((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})(?![\d.])"
 )
 
+_KIND_TITLES = {"url": "URL", "domain": "domain", "ip": "IP address"}
 _FIX = "Remove the reference, find out how it got there, and check whether the host or image reached it."
 
 
@@ -132,7 +133,7 @@ class ReputationAnalyzer:
         return Finding(
             kind=FindingKind.MALWARE,
             rule_id=f"reputation:{listing.name}",
-            title=f"Known-malicious {hit.kind} ({listing.name})",
+            title=f"Known-malicious {_KIND_TITLES[hit.kind]} ({listing.name})",
             severity=self.config.severity,
             location=input.location(line),
             message=f"{shown} is on the reputation list {listing.name} (entry {defang(hit.entry)})",
