@@ -96,7 +96,10 @@ def guarded_apply(
     nft.run_batch(batch, check=True)
     previous = nft.list_table()
     restore = restore_batch(previous)
-    nft.run_batch(restore, check=True)
+    try:
+        nft.run_batch(restore, check=True)
+    except NftError as exc:
+        raise NftError(f"the running table cannot be saved for a rollback, nothing applied: {exc}") from None
     if confirm is None:
         nft.run_batch(batch)
         return ApplyOutcome(guarded=False, confirmed=False, seconds_to_confirm=0.0, previous=previous)
