@@ -225,6 +225,9 @@ def resolve(section: FirewallPolicySection) -> ResolvedPolicy:
                     raise FirewallSchemaError(f"policy {name!r} removes rule {rule.id!r}, which it does not inherit")
                 del merged[rule.id]
                 continue
+            if rule.id in merged:  # an override: the fields it sets replace the inherited ones, in place
+                inherited = merged[rule.id][0]
+                rule = inherited.model_copy(update={k: getattr(rule, k) for k in rule.model_fields_set - {"id"}})
             merged[rule.id] = (rule, name)  # dict keeps the first insertion position on replace
 
     rules: list[Rule] = []

@@ -38,6 +38,19 @@ def test_child_overrides_rule_in_place_appends_new_and_removes() -> None:
     assert policy.default_in is Action.REJECT and policy.default_out is Action.DROP
 
 
+def test_override_changes_only_the_fields_it_sets() -> None:
+    policy = resolve_section(
+        section(
+            root={"rules": [{**RULE_A, "source": ["10.0.0.0/8"], "log": True}]},
+            leaf={"parent": "root", "rules": [{"id": "a", "source": ["10.1.0.0/16"]}]},
+        )
+    )
+    rule = policy.rules[0]
+    assert [str(n) for n in rule.source.networks] == ["10.1.0.0/16"]
+    assert rule.ports == (PortRange(22, 22),) and rule.log and rule.action is Action.ACCEPT
+    assert rule.origin == "leaf"
+
+
 def test_priority_orders_rules_stably() -> None:
     policy = resolve_section(section(leaf={"rules": [RULE_A, RULE_B, {**RULE_C, "priority": 10}]}))
     assert [r.id for r in policy.rules] == ["c", "a", "b"]
