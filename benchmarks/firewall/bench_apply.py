@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -203,7 +204,8 @@ def run(ns: str, n_rules: int, n_elements: int, repeat: int) -> int:
         f"policy rules {n_rules} -> nft rules {nft_rules}; set elements {n_elements} "
         f"({real} from ../shared/data, {n_elements - real} seeded; {len(rep.networks)} after collapsing)"
     )
-    print(f"median of {repeat} runs\n")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"median of {repeat} runs; load average at the end {load} on {os.cpu_count()} CPUs\n")
     print("| step | seconds |\n|---|---|")
     for name, seconds in rows:
         print(f"| {name} | {seconds:.3f} |")
