@@ -90,7 +90,8 @@ def compare(applied: Json | None, current: Json | None, *, elements: bool = True
 
 
 def rule_counters(listing: Json | None) -> dict[str, int]:
-    """Packets per rule comment (``sw:<id>``, summed over the rule's nft rules) and per named counter."""
+    """Packets per rule (``rule:<id>`` from the comment ``sw:<id>``, summed over its nft rules) and per
+    named counter (``counter:<name>``)."""
     counters: dict[str, int] = {}
     if listing is None:
         return counters
@@ -102,7 +103,7 @@ def rule_counters(listing: Json | None) -> dict[str, int]:
             comment = str(rule.get("comment", ""))
             for expr in rule.get("expr", []):
                 if isinstance(expr, dict) and isinstance(expr.get("counter"), dict) and comment.startswith("sw:"):
-                    key = comment[3:]
+                    key = f"rule:{comment[3:]}"
                     counters[key] = counters.get(key, 0) + int(expr["counter"].get("packets", 0))
         counter = item.get("counter")
         if isinstance(counter, Mapping):

@@ -80,16 +80,16 @@ def test_allowed_pass_denied_drop_replies_pass_and_counters_count(pair: NetPair,
 
     rig.module.tick(time.time())
     counters = rig.module.state().counters
-    assert counters["http"] >= 3  # three SYNs matched the rule (later packets are established)
-    assert counters["rej"] >= 1
-    assert counters["state:established"] > 0
-    assert counters["default:in"] >= 2
-    assert counters["default:out"] >= 1
+    assert counters["rule:http"] >= 3  # three SYNs matched the rule (later packets are established)
+    assert counters["rule:rej"] >= 1
+    assert counters["rule:state:established"] > 0
+    assert counters["rule:default:in"] >= 2
+    assert counters["rule:default:out"] >= 1
     assert "firewall.applied" in rig.kinds()
 
     state = rig.module.apply(base_section(), 2)  # the same section again: nothing re-applied, counts kept
     assert state.policy_version == 2
-    assert state.counters["http"] == counters["http"]
+    assert state.counters["rule:http"] == counters["rule:http"]
     assert rig.kinds().count("firewall.applied") == 1
 
 

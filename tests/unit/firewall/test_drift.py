@@ -100,7 +100,7 @@ def test_structure_only_comparison_ignores_static_elements() -> None:
 
 def test_counters_and_elements_read_back() -> None:
     counters = rule_counters(LISTING)
-    assert counters["ssh"] == 9 and counters["counter:block"] == 5
+    assert counters["rule:ssh"] == 9 and counters["counter:block"] == 5
     assert set_elements(LISTING, "block_v4") == ["10.0.0.1"]
     assert set_elements(LISTING, "rep_x_v4") == ["10.1.0.0/16"]
 
