@@ -106,6 +106,7 @@ class FirewallModule:
         self._next_monitor_start = 0.0
         self._monitor: RulesetMonitor | None = None
         self._next_report = 0.0
+        self._next_counters = 0.0
         self._next_reputation = 0.0
         self._hits_seen: dict[str, set[str]] = {}
 
@@ -206,15 +207,23 @@ class FirewallModule:
                 if now >= self._next_reputation:
                     self._next_reputation = now + active.section.reputation.check_seconds
                     self._reload_changed_lists(active)
-                self._drift_due(now, active)
+                checked = self._drift_due(now, active)
+                if checked:
+                    self._next_counters = now + active.section.counters_seconds
+                elif now >= self._next_counters:
+                    self._next_counters = now + active.section.counters_seconds
+                    self._refresh_counters(self._nft.list_table(terse=True))
                 if now >= self._next_report:
                     self._next_report = now + active.section.report_seconds
                     self._report_hits(active)
             except (NftError, OSError, PolicyError) as exc:
                 self._status, self._detail = ModuleStatus.ERROR, f"tick failed: {exc}"
 
-    def _drift_due(self, now: float, active: _Active) -> None:
-        """Full checks on their period; in between, on a monitor notification or (no monitor) structurally."""
+    def _drift_due(self, now: float, active: _Active) -> bool:
+        """Full checks on their period; in between, on a monitor notification or (no monitor) structurally.
+
+        True when the table was listed (the counters are then fresh too).
+        """
         self._ensure_monitor(now)
         monitor = self._monitor
         if now >= self._next_full_drift:
@@ -223,13 +232,18 @@ class FirewallModule:
             if monitor is not None:
                 monitor.take_dirty()
             self.check_drift(elements=True)
-        elif monitor is not None and monitor.alive:
+            return True
+        if monitor is not None and monitor.alive:
             if now >= self._next_triggered and monitor.take_dirty():
                 self._next_triggered = now + MONITOR_CHECK_MIN_SECONDS
                 self.check_drift(elements=True)
-        elif now >= self._next_drift:
+                return True
+            return False
+        if now >= self._next_drift:
             self._next_drift = now + active.section.drift_check_seconds
             self.check_drift(elements=False)
+            return True
+        return False
 
     def _ensure_monitor(self, now: float) -> None:
         """Keep ``nft monitor`` running (unless the setting ``drift_monitor`` is false); restarts are rate-limited."""
@@ -467,7 +481,7 @@ class FirewallModule:
             )
 
     def _report_hits(self, active: _Active) -> None:
-        self._refresh_counters(self._nft.list_table(terse=True))  # rules and counters, no set elements
+        """One event per address newly in a hit set; only the small hit sets are listed (cheap)."""
         budget = MAX_HIT_EVENTS_PER_TICK
         for name, rep in active.lists.items():
             hits: set[str] = set()
@@ -475,7 +489,6 @@ class FirewallModule:
                 set_name = f"rep_hits_{name}_{fam}"
                 hits |= set(set_elements(self._nft.list_set(set_name), set_name))
             seen = self._hits_seen.setdefault(name, set())
-            packets = self._counters.get(f"counter:rep_{name}", 0)
             for address in sorted(hits - seen):
                 if budget <= 0:
                     break
@@ -491,7 +504,6 @@ class FirewallModule:
                         "list": name,
                         "category": rep.category,
                         "action": rep.action,
-                        "list_packets_total": packets,
                     },
                 )
             seen &= hits  # an address whose hit entry expired is reported again when it comes back

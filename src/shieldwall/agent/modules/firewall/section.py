@@ -53,3 +53,4 @@ class FirewallSection(FirewallPolicySection):
     drift_check_seconds: float = Field(default=30.0, ge=0.1, le=86_400)
     drift_full_check_seconds: float = Field(default=300.0, ge=0.1, le=86_400)
     report_seconds: float = Field(default=10.0, ge=0.1, le=86_400)
+    counters_seconds: float = Field(default=60.0, ge=0.1, le=86_400)
