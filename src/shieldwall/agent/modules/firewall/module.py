@@ -119,16 +119,17 @@ class FirewallModule:
             self._nft = Nft.from_settings(ctx.settings)
             self._nft.run("--version")
             self._nft.run("list", "tables")
-            self._recover_blocks(self._nft.list_table())
+            self._recover_blocks()
         except (NftError, ValueError) as exc:
             self._status = ModuleStatus.UNAVAILABLE
             self._detail = str(exc)
 
-    def _recover_blocks(self, listing: Json | None) -> None:
+    def _recover_blocks(self) -> None:
         """Blocks still counting down in the kernel (an agent restart) are kept on the next apply."""
         now = time.time()
         for fam in ("v4", "v6"):
-            for value, seconds in timed_elements(listing, f"block_{fam}"):
+            name = f"block_{fam}"
+            for value, seconds in timed_elements(self._nft.list_set(name), name):
                 try:
                     self._blocks[ipaddress.ip_network(value)] = now + seconds
                 except ValueError:
