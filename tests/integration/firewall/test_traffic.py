@@ -289,6 +289,9 @@ def test_live_block_survives_a_policy_change(pair: NetPair, rig: ModuleRig) -> N
     pair.serve(pair.host, "tcp", 8080)
     rig.module.apply(base_section(), 1)
     rig.module.block_address(pair.peer_ip(2), 300, "attacker")
+    rig.module.block_address(pair.peer_ip(2), 300, "attacker again")  # renewed, not an error
+    rig.module._blocks.clear()  # a registry that lost track: the kernel's element is renewed anyway
+    rig.module.block_address(pair.peer_ip(2), 300, "attacker a third time")
     rig.module.apply(base_section(), 2)
     assert pair.connect(pair.peer, "tcp", pair.host_ip, 8080, source=pair.peer_ip(2)) == "timeout"
     restarted = ModuleRig(pair, Path(rig.settings["reputation_dir"]))  # a new agent process finds the live block

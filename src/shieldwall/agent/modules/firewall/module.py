@@ -310,15 +310,14 @@ class FirewallModule:
             network = ipaddress.ip_network(ip)
             entry = BlockEntry(network, int(ttl_seconds))
             batch = block_add_batch(entry)
-            if network in self._blocks:
-                fam = "v4" if ip.version == 4 else "v6"
-                ident = {"family": FAMILY, "table": TABLE, "name": f"block_{fam}", "elem": [str(ip)]}
-                try:
-                    self._nft.run_batch({"nftables": [{"delete": {"element": ident}}, *batch["nftables"]]})
-                except NftError:
-                    self._nft.run_batch(batch)
-            else:
-                self._nft.run_batch(batch)
+            fam = "v4" if ip.version == 4 else "v6"
+            ident = {"family": FAMILY, "table": TABLE, "name": f"block_{fam}", "elem": [str(ip)]}
+            renew = {"nftables": [{"delete": {"element": ident}}, *batch["nftables"]]}  # restarts the timeout
+            first, second = (renew, batch) if network in self._blocks else (batch, renew)
+            try:
+                self._nft.run_batch(first)
+            except NftError:
+                self._nft.run_batch(second)  # the kernel knew better than our registry (expired, or still there)
             self._blocks[network] = time.time() + ttl_seconds
             self._stats["blocks_added"] += 1
             self._emit(
