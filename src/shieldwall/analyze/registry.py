@@ -35,6 +35,9 @@ def builtin_factories() -> list[AnalyzerFactory]:
     from shieldwall.analyze.malware import MalwareAnalyzer, malware_analyzer
 
     factories += [declare(malware_analyzer, name=MalwareAnalyzer.name, scanner=MalwareAnalyzer.scanner)]
+    from shieldwall.analyze.reputation import ReputationAnalyzer, reputation_analyzer
+
+    factories += [declare(reputation_analyzer, name=ReputationAnalyzer.name, scanner=ReputationAnalyzer.scanner)]
     from shieldwall.analyze.secret import ANALYZERS as SECRET_ANALYZERS
 
     factories += [*SECRET_ANALYZERS]

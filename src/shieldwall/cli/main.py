@@ -21,6 +21,7 @@ from rich.console import Console
 from shieldwall import __version__
 from shieldwall.cli import api_cmds, compliance, gating, store_cmds
 from shieldwall.cli import fim as fim_cli
+from shieldwall.cli import firewall as firewall_cli
 from shieldwall.cli import secrets as secrets_cli
 from shieldwall.cli.db import db_app
 from shieldwall.errors import InputError, ShieldwallError
@@ -302,6 +303,7 @@ def sbom(
 app.add_typer(gating.config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(secrets_cli.secrets_app, name="secrets")
+app.add_typer(firewall_cli.firewall_app, name="firewall")
 app.add_typer(store_cmds.assets_app, name="assets")
 app.add_typer(store_cmds.audit_app, name="audit")
 app.command("compliance")(compliance.compliance)
