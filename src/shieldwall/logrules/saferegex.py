@@ -80,6 +80,15 @@ class SafeRegex:
                 raise PatternError(f"invalid pattern {self.pattern!r}: {exc}") from exc
             self.stats.fallback_patterns += 1
 
+    def group_names(self) -> list[str | None]:
+        """The name of each capture group in order (None for unnamed groups)."""
+        rx = self._re2 if self._re2 is not None else self._fallback
+        index = rx.groupindex
+        names: list[str | None] = [None] * rx.groups
+        for name, i in index.items():
+            names[i - 1] = name
+        return names
+
     @property
     def uses_re2(self) -> bool:
         """True when the linear-time engine runs this pattern."""

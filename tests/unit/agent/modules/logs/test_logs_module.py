@@ -1,0 +1,238 @@
+"""The logs module driven directly: file following, alerts, masking, active response, restarts."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shieldwall.agent.events import AgentEvent
+from shieldwall.agent.module import AgentModule, ModuleContext, ModuleStatus, PolicyError
+from shieldwall.agent.modules import load_modules
+from shieldwall.agent.modules.logs import Module
+from shieldwall.agent.modules.logs.follower import FileFollower, PositionStore
+from shieldwall.agent.modules.logs.severity import level_severity
+from shieldwall.model.finding import Severity
+
+WAZUH_FIXTURES = Path(__file__).resolve().parents[4] / "fixtures" / "logrules" / "wazuh"
+FAIL = "Dec 10 01:02:0{i} host sshd[1]: Failed password for root from {ip} port 22 ssh2\n"
+
+
+class Harness:
+    def __init__(self, tmp: Path, hook: bool = True) -> None:
+        self.root = tmp / "root"
+        (self.root / "var" / "log").mkdir(parents=True)
+        self.state = tmp / "state"
+        self.state.mkdir(exist_ok=True)
+        self.events: list[AgentEvent] = []
+        self.blocks: list[tuple[str, dict[str, Any]]] = []
+        settings: dict[str, Any] = {}
+        if hook:
+            settings["active_response"] = lambda action, params: self.blocks.append((action, dict(params)))
+        self.ctx = ModuleContext(self.root, self.state, self.events.append, logging.getLogger("t"), settings)
+        self.module = Module()
+        self.module.start(self.ctx)
+
+    @property
+    def log(self) -> Path:
+        return self.root / "var" / "log" / "auth.log"
+
+    def write(self, text: str, mode: str = "a") -> None:
+        with self.log.open(mode) as fh:
+            fh.write(text)
+
+    def kinds(self) -> list[tuple[str, str]]:
+        return [(e.kind, str(e.attributes.get("rule_id"))) for e in self.events]
+
+
+def policy(**extra: Any) -> Mapping[str, Any]:
+    base: dict[str, Any] = {
+        "sources": [{"type": "file", "path": "/var/log/auth.log", "start_at": "beginning"}],
+        "min_level": 3,
+    }
+    base.update(extra)
+    return base
+
+
+def test_module_is_registered_and_implements_the_protocol() -> None:
+    mods = load_modules()
+    assert any(m.name == "logs" for m in mods)
+    assert isinstance(Module(), AgentModule)
+
+
+def test_severity_mapping() -> None:
+    assert [level_severity(x) for x in (0, 2, 5, 8, 12, 15)] == [
+        Severity.UNKNOWN,
+        Severity.LOW,
+        Severity.MEDIUM,
+        Severity.HIGH,
+        Severity.CRITICAL,
+        Severity.CRITICAL,
+    ]
+
+
+def test_bruteforce_alerts_and_blocks(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.write("")
+    state = h.module.apply(
+        policy(active_response={"enabled": True, "rule_ids": ["sw-sshd-bruteforce"], "ttl_seconds": 300}), 7
+    )
+    assert state.status is ModuleStatus.RUNNING and state.policy_version == 7
+    h.write("".join(FAIL.format(i=i, ip="198.51.100.4") for i in range(5)))
+    h.module.tick(100.0)
+    kinds = h.kinds()
+    assert kinds.count(("logs.alert", "sw-sshd-failed")) == 5
+    assert ("logs.alert", "sw-sshd-bruteforce") in kinds
+    brute = next(e for e in h.events if e.attributes.get("rule_id") == "sw-sshd-bruteforce")
+    assert brute.severity is Severity.HIGH
+    assert len(brute.attributes["correlation"]) == 5
+    assert h.blocks == [
+        (
+            "firewall.block",
+            {"address": "198.51.100.4", "ttl_seconds": 300, "reason": h.blocks[0][1]["reason"]},
+        )
+    ]
+    resp = [e for e in h.events if e.kind == "logs.active_response"]
+    assert len(resp) == 1 and resp[0].attributes["taken"] is True
+    assert len({e.key for e in h.events}) == len(h.events)
+
+
+@pytest.mark.parametrize(("ip", "why"), [("127.0.0.1", "loopback"), ("10.1.2.3", "allow-listed")])
+def test_never_blocks_loopback_or_allow_listed(tmp_path: Path, ip: str, why: str) -> None:
+    h = Harness(tmp_path)
+    h.module.apply(
+        policy(active_response={"enabled": True, "rule_ids": ["sw-sshd-bruteforce"], "allow": ["10.0.0.0/8"]}), 1
+    )
+    h.write("".join(FAIL.format(i=i, ip=ip) for i in range(5)))
+    h.module.tick(1.0)
+    assert h.blocks == []
+    resp = [e for e in h.events if e.kind == "logs.active_response"]
+    assert len(resp) == 1 and resp[0].attributes["taken"] is False and why in resp[0].attributes["reason"]
+
+
+def test_no_hook_is_reported_not_ignored(tmp_path: Path) -> None:
+    h = Harness(tmp_path, hook=False)
+    h.module.apply(policy(active_response={"enabled": True, "min_level": 10}), 1)
+    h.write("".join(FAIL.format(i=i, ip="198.51.100.9") for i in range(5)))
+    h.module.tick(1.0)
+    resp = [e for e in h.events if e.kind == "logs.active_response"]
+    assert resp and "no active_response hook" in resp[0].attributes["reason"]
+
+
+def test_secrets_are_masked_in_events(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.module.apply(policy(), 1)
+    secret = "ghp_" + "a1B2c3D4e5" * 3 + "abcdef"
+    h.write(f"Dec 10 01:02:03 host sshd[1]: Failed password for {secret} from 198.51.100.4 port 22 ssh2\n")
+    h.module.tick(1.0)
+    alert = next(e for e in h.events if e.kind == "logs.alert")
+    blob = repr(alert.to_wire())
+    assert secret not in blob
+    assert "ghp_****" in alert.attributes["line"]
+
+
+def test_wazuh_ruleset_from_policy(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.module.apply(policy(builtin_rules=False, wazuh_rulesets=[str(WAZUH_FIXTURES)]), 1)
+    h.write("Dec 10 01:02:02 host testsshd[1]: Accepted password for root from 192.0.2.5 port 22 ssh2\n")
+    h.module.tick(1.0)
+    alert = next(e for e in h.events if e.kind == "logs.alert")
+    assert alert.attributes["engine"] == "wazuh" and alert.attributes["rule_id"] == "100106"
+    assert alert.attributes["decoder"] == "testsshd" and alert.attributes["fields"]["user"] == "root"
+
+
+def test_invalid_policy_keeps_the_previous_one(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.module.apply(policy(), 1)
+    with pytest.raises(PolicyError):
+        h.module.apply({"sources": [{"type": "file"}]}, 2)
+    with pytest.raises(PolicyError):
+        h.module.apply(policy(builtin_rules=False), 3)
+    assert h.module.state().policy_version == 1
+    assert h.module.apply(None, 4).status is ModuleStatus.DISABLED
+
+
+def test_journal_unavailable_degrades_with_a_reason(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.module.apply(policy(sources=[{"type": "docker"}]), 1)
+    state = h.module.state()
+    assert state.status is ModuleStatus.DEGRADED and "docker" in state.detail
+
+
+def _follower(tmp: Path, path: Path) -> FileFollower:
+    return FileFollower(path, PositionStore(tmp / "pos.json"), start_at_end=False)
+
+
+def test_follow_rotation_by_rename(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("a\n")
+    f = _follower(tmp_path, log)
+    assert f.poll() == ["a"]
+    with log.open("a") as fh:
+        fh.write("b\n")
+    os.rename(log, tmp_path / "app.log.1")
+    log.write_text("c\n")
+    assert f.poll() == ["b", "c"]
+    assert f.stats.rotations == 1
+
+
+def test_follow_copytruncate(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("one\ntwo\n")
+    f = _follower(tmp_path, log)
+    assert f.poll() == ["one", "two"]
+    log.write_text("x\n")  # truncated in place, then one short line written
+    assert f.poll() == ["x"]
+    assert f.stats.truncations == 1
+
+
+def test_partial_lines_wait_for_their_end(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("half")
+    f = _follower(tmp_path, log)
+    assert f.poll() == []
+    with log.open("a") as fh:
+        fh.write(" done\n")
+    assert f.poll() == ["half done"]
+
+
+def test_long_lines_are_cut(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("x" * 100 + "\nok\n")
+    f = FileFollower(log, PositionStore(tmp_path / "p.json"), start_at_end=False, max_line_bytes=10)
+    assert f.poll() == ["x" * 10, "ok"]
+    assert f.stats.long_lines == 1
+
+
+def test_position_survives_a_restart(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("1\n2\n")
+    store = PositionStore(tmp_path / "pos.json")
+    f = FileFollower(log, store, start_at_end=False)
+    assert f.poll() == ["1", "2"]
+    store.save()
+    f.close()
+    with log.open("a") as fh:
+        fh.write("3\n")
+    again = FileFollower(log, PositionStore(tmp_path / "pos.json"), start_at_end=False)
+    assert again.poll() == ["3"]
+
+
+def test_module_restart_does_not_repeat_alerts(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.module.apply(policy(), 1)
+    h.write(FAIL.format(i=1, ip="198.51.100.4"))
+    h.module.tick(1.0)
+    h.module.stop()
+    first = len(h.events)
+    again = Module()
+    again.start(h.ctx)
+    again.apply(policy(), 1)
+    h.write(FAIL.format(i=2, ip="198.51.100.4"))
+    again.tick(2.0)
+    assert len(h.events) == first + 1
+    again.stop()
