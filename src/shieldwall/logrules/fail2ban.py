@@ -24,6 +24,7 @@ from pathlib import Path
 
 import regex  # type: ignore[import-untyped]
 
+from shieldwall.logrules.common import LogMatch
 from shieldwall.logrules.saferegex import FALLBACK_TIMEOUT, MAX_LINE
 
 IP4 = r"(?:::f{4,6}:)?(?P<ip4>(?:\d{1,3}\.){3}\d{1,3})"
@@ -286,3 +287,31 @@ def load_filter(path: Path, options: dict[str, str] | None = None) -> Fail2banFi
     except regex.error as exc:
         raise FilterError(f"{path.name}: {exc}") from exc
     return Fail2banFilter(path.stem, fail, compile_all(get("ignoreregex")), prefregex, dates, maxlines)
+
+
+class Fail2banRules:
+    """fail2ban filters as a rule engine: a failure line becomes a match with ``srcip``."""
+
+    name = "fail2ban"
+
+    def __init__(self, filters: list[Fail2banFilter], level: int = 5) -> None:
+        self.filters = filters
+        self.level = level
+
+    def process(self, line: str, location: str, now: float) -> list[LogMatch]:
+        """One match per filter that reports ``line`` as a failure."""
+        out: list[LogMatch] = []
+        for flt in self.filters:
+            hit, host = flt.check(line)
+            if hit and host is not None:
+                out.append(
+                    LogMatch(
+                        engine="fail2ban",
+                        rule_id=f"fail2ban:{flt.name}",
+                        level=self.level,
+                        description=f"fail2ban filter {flt.name}: failure from {host}",
+                        groups=("fail2ban", flt.name),
+                        fields={"srcip": host},
+                    )
+                )
+        return out

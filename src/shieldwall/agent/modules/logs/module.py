@@ -16,6 +16,8 @@ from shieldwall.agent.modules.logs.policy import FileSource, JournalSource, Logs
 from shieldwall.agent.modules.logs.response import decide
 from shieldwall.agent.modules.logs.severity import level_severity
 from shieldwall.logrules.common import LogMatch
+from shieldwall.logrules.fail2ban import Fail2banRules, FilterError, load_filter
+from shieldwall.logrules.sigma import SigmaRules, load_sigma
 from shieldwall.logrules.wazuh.adapter import WazuhRules
 from shieldwall.logrules.wazuh.engine import load_ruleset
 from shieldwall.logrules.yamlrules import YamlRules, builtin_pack, load_yaml_rules
@@ -90,6 +92,18 @@ class Module:
                 raise PolicyError(f"logs policy: {path}: {exc}") from exc
         if yaml_rules:
             engines.append(YamlRules(yaml_rules))
+        if policy.sigma_rules:
+            load, _stats = load_sigma([Path(p) for p in policy.sigma_rules])
+            if not load.rules:
+                raise PolicyError(f"logs policy: no Sigma rule loaded from {policy.sigma_rules}")
+            problems += [f"sigma {Path(k).name}: {v}" for k, v in list(load.skipped.items())[:20]]
+            engines.append(SigmaRules(load.rules))
+        for ref in policy.fail2ban_filters:
+            try:
+                flt = load_filter(Path(ref.path), ref.options)
+            except (FilterError, OSError) as exc:
+                raise PolicyError(f"logs policy: fail2ban filter {ref.path}: {exc}") from exc
+            engines.append(Fail2banRules([flt], ref.level))
         if not engines:
             raise PolicyError("logs policy: no rule set enabled")
         files = [

@@ -56,6 +56,15 @@ class ActiveResponse(BaseModel):
         return value
 
 
+class Fail2banFilterRef(BaseModel):
+    """A fail2ban filter file and its options (``mode`` ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str
+    options: dict[str, str] = Field(default_factory=dict)
+    level: int = Field(default=5, ge=0, le=15)
+
+
 class LogsPolicy(BaseModel):
     """Sources, rule sets, the alert threshold and active response."""
 
@@ -63,6 +72,8 @@ class LogsPolicy(BaseModel):
     sources: list[FileSource | JournalSource | DockerSource] = Field(default_factory=list)
     wazuh_rulesets: list[str] = Field(default_factory=list)
     yaml_rules: list[str] = Field(default_factory=list)
+    sigma_rules: list[str] = Field(default_factory=list)
+    fail2ban_filters: list[Fail2banFilterRef] = Field(default_factory=list)
     builtin_rules: bool = True
     min_level: int = Field(default=3, ge=0, le=15)
     active_response: ActiveResponse = Field(default_factory=ActiveResponse)

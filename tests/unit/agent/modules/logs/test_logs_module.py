@@ -236,3 +236,23 @@ def test_module_restart_does_not_repeat_alerts(tmp_path: Path) -> None:
     again.tick(2.0)
     assert len(h.events) == first + 1
     again.stop()
+
+
+def test_sigma_and_fail2ban_from_policy(tmp_path: Path) -> None:
+    fixtures = Path(__file__).resolve().parents[4] / "fixtures" / "logrules"
+    h = Harness(tmp_path)
+    h.module.apply(
+        policy(
+            builtin_rules=False,
+            sigma_rules=[str(fixtures / "sigma")],
+            fail2ban_filters=[{"path": str(fixtures / "fail2ban" / "demo.conf"), "level": 6}],
+        ),
+        1,
+    )
+    h.write("Dec 10 01:02:02 host sshd[1]: Corrupted MAC on input.\n")
+    h.write("Jan  5 01:31:41 www demo[12]: bad login for bob from 192.0.2.1 port 22\n")
+    h.module.tick(1.0)
+    got = {(e.attributes["engine"], e.attributes["rule_id"]) for e in h.events if e.kind == "logs.alert"}
+    assert ("fail2ban", "fail2ban:demo") in got
+    assert any(engine == "sigma" for engine, _ in got)
+    assert h.module.state().status is ModuleStatus.DEGRADED  # the correlation meta-rule was skipped, and said so
