@@ -9,10 +9,17 @@ from typing import Any, Protocol
 
 from shieldwall.agent.events import AgentEvent, event_key
 from shieldwall.agent.module import ModuleContext, ModuleState, ModuleStatus, PolicyError
+from shieldwall.agent.modules.logs.docker import DockerLogs
 from shieldwall.agent.modules.logs.follower import FileFollower, PositionStore
 from shieldwall.agent.modules.logs.journal import JournalFollower
 from shieldwall.agent.modules.logs.masking import LineMasker
-from shieldwall.agent.modules.logs.policy import FileSource, JournalSource, LogsPolicy, parse_policy
+from shieldwall.agent.modules.logs.policy import (
+    DockerSource,
+    FileSource,
+    JournalSource,
+    LogsPolicy,
+    parse_policy,
+)
 from shieldwall.agent.modules.logs.response import decide
 from shieldwall.agent.modules.logs.severity import level_severity
 from shieldwall.logrules.common import LogMatch
@@ -42,6 +49,7 @@ class _Running:
     engines: list[RuleEngine]
     files: list[tuple[FileSource, FileFollower]]
     journal: JournalFollower | None
+    docker: DockerLogs | None = None
     problems: list[str] = field(default_factory=list)
 
 
@@ -112,12 +120,13 @@ class Module:
             if isinstance(src, FileSource)
         ]
         journal = None
+        docker = None
         for src in policy.sources:
             if isinstance(src, JournalSource):
                 journal = JournalFollower(self._ctx.state_dir, src.units)
-            elif src.type == "docker":
-                problems.append("docker source: not implemented in this version")
-        return _Running(policy, version, engines, files, journal, problems)
+            elif isinstance(src, DockerSource):
+                docker = DockerLogs(str(_resolve(self._ctx.root, src.socket)), self._ctx.state_dir)
+        return _Running(policy, version, engines, files, journal, docker, problems)
 
     def apply(self, section: Mapping[str, Any] | None, policy_version: int) -> ModuleState:
         """Switch to ``section`` atomically (everything is built before the old one stops)."""
@@ -129,6 +138,9 @@ class Module:
         if new.journal is not None and not new.journal.start():
             new.problems.append(f"journal source unavailable: {new.journal.error}")
             new.journal = None
+        if new.docker is not None and not new.docker.available():
+            new.problems.append(f"docker source unavailable: {new.docker.error}")
+            new.docker = None
         self._stop_sources()
         self._run = new
         return self.state()
@@ -151,6 +163,9 @@ class Module:
                     run.problems.append(f"journal: {run.journal.error}")
                     run.journal.stop()
                     run.journal = None
+            if run.docker is not None:
+                for location, line in run.docker.poll(budget):
+                    self._evaluate(run, line, location, now)
             if self._store is not None:
                 self._store.save()
             self._error = ""

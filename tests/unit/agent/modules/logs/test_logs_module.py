@@ -158,7 +158,7 @@ def test_invalid_policy_keeps_the_previous_one(tmp_path: Path) -> None:
 
 def test_journal_unavailable_degrades_with_a_reason(tmp_path: Path) -> None:
     h = Harness(tmp_path)
-    h.module.apply(policy(sources=[{"type": "docker"}]), 1)
+    h.module.apply(policy(sources=[{"type": "docker", "socket": "/run/no-such-docker.sock"}]), 1)
     state = h.module.state()
     assert state.status is ModuleStatus.DEGRADED and "docker" in state.detail
 
