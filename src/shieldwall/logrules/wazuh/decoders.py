@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 from xml.etree.ElementTree import Element
+
+import re2  # type: ignore[import-untyped]
 
 from shieldwall.logrules.saferegex import RegexStats
 from shieldwall.logrules.wazuh.event import Event
@@ -116,9 +119,11 @@ class DecoderSet:
         self.parents: list[Decoder] = []
         self.by_name: dict[str, Decoder] = {}
         self.orphans: list[str] = []
+        self._prefilter: tuple[Any, list[int], set[int]] | None = None
 
     def add(self, dec: Decoder) -> None:
         """Register ``dec`` (a child attaches to the first parent of that name)."""
+        self._prefilter = None
         if not dec.parent:
             if dec.name not in self.by_name:
                 self.by_name[dec.name] = dec
@@ -132,10 +137,49 @@ class DecoderSet:
             return
         parent.children.append(dec)
 
+    def _build_prefilter(self) -> None:
+        """One re2 set of every parent prematch, so a line is tested against all of them in one pass."""
+        options = re2.Options()
+        options.case_sensitive = False
+        options.log_errors = False
+        options.max_mem = 64 << 20
+        rset = re2.Set.SearchSet(options)
+        owner: list[int] = []
+        always: set[int] = set()
+        for i, parent in enumerate(self.parents):
+            pm = parent.prematch
+            if pm is None or not all(a.uses_re2 for a in pm.alts) or pm.kind != "osregex":
+                always.add(i)
+                continue
+            try:
+                for alt in pm.alts:
+                    rset.Add(alt.pattern)
+                    owner.append(i)
+            except Exception:
+                always.add(i)
+        try:
+            rset.Compile()
+        except Exception:
+            self._prefilter = None
+            return
+        self._prefilter = (rset, owner, always)
+
+    def _candidates(self, log: str) -> set[int] | None:
+        if self._prefilter is None:
+            self._build_prefilter()
+        if self._prefilter is None:
+            return None
+        rset, owner, always = self._prefilter
+        hits = rset.Match(log) or []
+        return always | {owner[h] for h in hits}
+
     def decode(self, ev: Event) -> None:
         """Fill ``ev``'s decoder name, category and fields (no decoder: left empty)."""
         log = ev.log
-        for parent in self.parents:
+        candidates = self._candidates(log)
+        for index, parent in enumerate(self.parents):
+            if candidates is not None and index not in candidates:
+                continue
             if parent.program_name is not None and not (
                 ev.program_name and parent.program_name.matches(ev.program_name)
             ):

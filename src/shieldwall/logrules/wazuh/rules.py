@@ -344,7 +344,11 @@ class RuleEvaluator:
             if key in self.state.fts_seen:
                 return None
             self.state.fts_seen.add(key)
+        decoder, parent = ev.decoder, ev.decoder_parent
         for child in rule.children:
+            wanted = child.decoded_as
+            if wanted and wanted != parent and wanted != decoder:
+                continue
             found = self._check(child, ev)
             if found is not None:
                 return found
