@@ -178,6 +178,14 @@ class _Values:
     def lookup(self, name: str, options: dict[str, str]) -> str | None:
         if name in options:
             return options[name]
+        if name.startswith("known/"):
+            # the value the name had before this file or section overrode it
+            key = name[len("known/") :]
+            for sec in ("Definition", "Init", "DEFAULT"):
+                value = self.sections.get(sec, {}).get(name)
+                if value is not None:
+                    return value
+            return self.sections.get("DEFAULT", {}).get(key)
         if "/" in name:
             sec, _, opt = name.partition("/")
             return self.sections.get(sec, {}).get(opt)
@@ -252,7 +260,11 @@ def load_filter(path: Path, options: dict[str, str] | None = None) -> Fail2banFi
     values = _Values()
     for cp in _read_ini(path.resolve(), set()):
         for sec in cp.sections():
-            values.sections.setdefault(sec, {}).update(cp.items(sec))
+            target = values.sections.setdefault(sec, {})
+            for key, value in cp.items(sec):
+                if key in target:
+                    target[f"known/{key}"] = target[key]
+                target[key] = value
     definition = values.sections.get("Definition", {})
 
     def get(name: str) -> str:
