@@ -125,17 +125,16 @@ class DecoderSet:
         """Register ``dec`` (a child attaches to the first parent of that name)."""
         self._prefilter = None
         if not dec.parent:
-            if dec.name not in self.by_name:
-                self.by_name[dec.name] = dec
-                self.parents.append(dec)
-            else:
-                self.parents.append(dec)
+            self.by_name.setdefault(dec.name, dec)
+            self.parents.append(dec)
             return
-        parent = self.by_name.get(dec.parent)
-        if parent is None:
+        # a parent name may be declared several times (by program name, by prematch): children belong to each
+        parents = [p for p in self.parents if p.name == dec.parent]
+        if not parents:
             self.orphans.append(dec.name)
             return
-        parent.children.append(dec)
+        for parent in parents:
+            parent.children.append(dec)
 
     def _build_prefilter(self) -> None:
         """One re2 set of every parent prematch, so a line is tested against all of them in one pass."""
