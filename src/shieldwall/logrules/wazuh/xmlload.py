@@ -20,6 +20,7 @@ _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _DECL = re.compile(r"<\?xml[^>]*\?>")
 _AMP = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)")
 _LT = re.compile(r"<(?![A-Za-z_/!?])")
+_ESCAPED_LT = re.compile(r"(?<!\\)((?:\\\\)*)\\<")
 
 
 class RulesetError(ValueError):
@@ -29,7 +30,8 @@ class RulesetError(ValueError):
 def parse_fragment(text: str, origin: str = "") -> Element:
     """The elements of a Wazuh XML file under one synthetic ``<root>``."""
     text = _COMMENT.sub("", _DECL.sub("", text))
-    text = _LT.sub("&lt;", _AMP.sub("&amp;", text))
+    # "\<" is OS_Regex's escaped "<" (e.g. "\<log>"), never the start of an element
+    text = _LT.sub("&lt;", _ESCAPED_LT.sub(r"\1\\&lt;", _AMP.sub("&amp;", text)))
     try:
         root: Element = DET.fromstring(f"<root>{text}</root>")
     except Exception as exc:  # defusedxml raises ParseError and its own errors
