@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -81,8 +82,12 @@ class FileFollower:
             fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return False
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            self.stats.errors += 1
+            return False
         fh = os.fdopen(fd, "rb")
-        st = os.fstat(fh.fileno())
         saved = self.store.positions.get(str(self.path))
         if saved is not None and saved.dev == st.st_dev and saved.ino == st.st_ino and saved.offset <= st.st_size:
             offset = saved.offset

@@ -123,7 +123,8 @@ class Module:
         docker = None
         for src in policy.sources:
             if isinstance(src, JournalSource):
-                journal = JournalFollower(self._ctx.state_dir, src.units)
+                binary = str(self._ctx.settings.get("journalctl", "journalctl"))
+                journal = JournalFollower(self._ctx.state_dir, src.units, binary)
             elif isinstance(src, DockerSource):
                 docker = DockerLogs(str(_resolve(self._ctx.root, src.socket)), self._ctx.state_dir)
         return _Running(policy, version, engines, files, journal, docker, problems)

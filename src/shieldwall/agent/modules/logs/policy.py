@@ -20,6 +20,13 @@ class FileSource(BaseModel):
     start_at: Literal["end", "beginning"] = "end"
     location: str = ""
 
+    @field_validator("path")
+    @classmethod
+    def _inside_root(cls, value: str) -> str:
+        if not value.startswith("/") or ".." in value.split("/") or "\0" in value:
+            raise ValueError("file source paths are absolute, without '..' (resolved inside the agent's root)")
+        return value
+
 
 class JournalSource(BaseModel):
     """The systemd journal (through ``journalctl -o json --follow``)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -256,3 +258,59 @@ def test_sigma_and_fail2ban_from_policy(tmp_path: Path) -> None:
     assert ("fail2ban", "fail2ban:demo") in got
     assert any(engine == "sigma" for engine, _ in got)
     assert h.module.state().status is ModuleStatus.DEGRADED  # the correlation meta-rule was skipped, and said so
+
+
+def test_paths_cannot_escape_the_root(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    for bad in ("../etc/shadow", "/var/log/../../etc/shadow", "relative.log"):
+        with pytest.raises(PolicyError):
+            h.module.apply(policy(sources=[{"type": "file", "path": bad}]), 1)
+
+
+def test_a_directory_is_not_followed(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    (h.root / "var" / "log" / "dir.log").mkdir()
+    h.module.apply(policy(sources=[{"type": "file", "path": "/var/log/dir.log"}]), 1)
+    h.module.tick(1.0)
+    assert h.module.state().status is ModuleStatus.RUNNING
+    assert not h.events
+
+
+FAKE_JOURNALCTL = """#!{python}
+# Stands in for journalctl: journald needs systemd as PID 1, which a test machine may not run.
+import json, sys
+with open({args!r}, "a") as fh:
+    fh.write(" ".join(sys.argv[1:]) + "\\n")
+for i in range(5):
+    entry = {{"__CURSOR": "c%d" % i, "__REALTIME_TIMESTAMP": "1700000000000000", "_HOSTNAME": "h",
+             "SYSLOG_IDENTIFIER": "sshd", "_PID": "9",
+             "MESSAGE": "Failed password for root from 198.51.100.8 port 22 ssh2"}}
+    print(json.dumps(entry), flush=True)
+"""
+
+
+def test_journal_source_with_cursor(tmp_path: Path) -> None:
+    args = tmp_path / "args.txt"
+    fake = tmp_path / "journalctl"
+    fake.write_text(FAKE_JOURNALCTL.format(python=sys.executable, args=str(args)))
+    fake.chmod(0o755)
+    events: list[AgentEvent] = []
+    state = tmp_path / "state"
+    state.mkdir()
+    ctx = ModuleContext(tmp_path, state, events.append, logging.getLogger("t"), {"journalctl": str(fake)})
+    for round_ in range(2):
+        module = Module()
+        module.start(ctx)
+        module.apply({"sources": [{"type": "journal", "units": ["ssh.service"]}]}, 1)
+        for _ in range(100):
+            module.tick(float(round_ * 1000))
+            started = args.exists() and len(args.read_text().splitlines()) > round_
+            if started and (state / "journal.cursor").exists() and (state / "journal.cursor").read_text() == "c4":
+                break
+            time.sleep(0.05)
+        module.stop()
+    lines = args.read_text().splitlines()
+    assert "--lines 0" in lines[0] and "--unit ssh.service" in lines[0]
+    assert "--after-cursor c4" in lines[1]
+    brute = [e for e in events if e.attributes.get("rule_id") == "sw-sshd-bruteforce"]
+    assert brute and brute[0].attributes["location"] == "journald"
