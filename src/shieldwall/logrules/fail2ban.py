@@ -188,7 +188,12 @@ class _Values:
             return self.sections.get("DEFAULT", {}).get(key)
         if "/" in name:
             sec, _, opt = name.partition("/")
-            return self.sections.get(sec, {}).get(opt)
+            section = self.sections.get(sec, {})
+            value = section.get(opt)
+            if value is None:
+                return None
+            # names inside a section's value resolve in that section first (and its known/ values)
+            return _PCT.sub(lambda m: f"%({sec}/{m.group(1)})s" if m.group(1) in section else m.group(0), value)
         for sec in ("Init", "Definition", "DEFAULT"):
             value = self.sections.get(sec, {}).get(name)
             if value is not None:
