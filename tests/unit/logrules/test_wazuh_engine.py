@@ -150,3 +150,11 @@ def test_broken_rule_is_a_counted_error_not_a_crash(tmp_path: Path) -> None:
     assert any("non-numeric" in e for e in eng.report.errors)
     a = eng.process("it is ok", now=0)
     assert a is not None and a.rule_id == 6
+
+
+def test_concatenated_regex_and_exact_action(engine: WazuhEngine) -> None:
+    a = engine.process("fw: DROP IN=eth0 SRC=192.0.2.1 DST=x PROTO=TCP", now=0)
+    assert a is not None and a.rule_id == 100401
+    assert a.fields == {"action": "DROP", "srcip": "192.0.2.1", "protocol": "TCP"}
+    b = engine.process("fw: SFW2-DROP-DEFLT IN=eth0 SRC=192.0.2.1 DST=x PROTO=TCP", now=0)
+    assert b is not None and b.rule_id == 100400

@@ -64,8 +64,10 @@ def parse_decoder(el: Element, stats: RegexStats) -> Decoder:
             dec.prematch = Pattern.compile(text, kind or "osregex", stats)
             dec.prematch_offset = child.get("offset", "")
         elif tag == "regex":
-            dec.regex = Pattern.compile(text, kind or "osregex", stats)
-            dec.regex_offset = child.get("offset", "")
+            # several <regex> elements are one pattern, concatenated (Wazuh's loader does the same)
+            source = (dec.regex.source if dec.regex is not None else "") + text
+            dec.regex = Pattern.compile(source, kind or (dec.regex.kind if dec.regex else "osregex"), stats)
+            dec.regex_offset = child.get("offset", dec.regex_offset)
         elif tag == "order":
             dec.order = tuple(p.strip() for p in text.split(",") if p.strip())
         elif tag == "type":

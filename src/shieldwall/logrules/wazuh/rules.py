@@ -73,7 +73,23 @@ FIELD_ELEMENTS = (
     "hostname",
     "location",
 )
-IGNORED_ELEMENTS = frozenset({"description", "group", "mitre", "info", "options", "compiled_rule", "check_diff", "var"})
+IGNORED_ELEMENTS = frozenset({"description", "group", "mitre", "info", "options", "check_diff", "var"})
+CRAWLER_TOKENS = ("googlebot", "msnbot", "bingbot", "yahoo! slurp")
+
+
+def is_simple_http_request(ev: Event) -> bool:
+    """Wazuh's compiled rule: the URL is ``/`` or carries no query string."""
+    url = ev.get("url")
+    return url is not None and (url == "/" or "?" not in url)
+
+
+def is_valid_crawler(ev: Event) -> bool:
+    """Wazuh's compiled rule, approximated: the line names a well-known search engine crawler."""
+    low = ev.log.lower()
+    return any(token in low for token in CRAWLER_TOKENS)
+
+
+COMPILED_RULES = {"is_simple_http_request": is_simple_http_request, "is_valid_crawler": is_valid_crawler}
 
 
 class RuleError(ValueError):
@@ -111,6 +127,8 @@ class Rule:
     same: tuple[str, ...] = ()
     different: tuple[str, ...] = ()
     if_fts: bool = False
+    compiled: str = ""
+    action: str | None = None
     unsupported: tuple[str, ...] = ()
     mitre: tuple[str, ...] = ()
     children: list[Rule] = field(default_factory=list)
@@ -205,7 +223,7 @@ def parse_rule(
             elif tag == "field":
                 name = child.get("name", "")
                 rule.field_checks.append((name, build_matcher(text, kind, "osregex", stats, negate)))
-            elif tag in FIELD_ELEMENTS:
+            elif tag in FIELD_ELEMENTS and not (tag == "action" and not kind):
                 rule.field_checks.append((tag, build_matcher(text, kind, "osmatch", stats, negate)))
             elif tag == "list":
                 key = text.removeprefix("etc/lists/")
@@ -232,6 +250,12 @@ def parse_rule(
                 different.append(text)
             elif tag == "if_fts":
                 rule.if_fts = True
+            elif tag == "compiled_rule":
+                if text not in COMPILED_RULES:
+                    unsupported.append(f"compiled_rule {text}")
+                rule.compiled = text
+            elif tag == "action" and not kind:
+                rule.action = text  # compared exactly, like Wazuh's strcmp
             elif tag == "options":
                 rule.options = rule.options + _split(text)
             elif tag == "mitre":
@@ -358,6 +382,10 @@ class RuleEvaluator:
         if rule.unsupported:
             return False
         if rule.maxsize and len(ev.full_log) <= rule.maxsize:
+            return False
+        if rule.action is not None and ev.get("action") != rule.action:
+            return False
+        if rule.compiled and not COMPILED_RULES[rule.compiled](ev):
             return False
         if rule.decoded_as and rule.decoded_as != ev.decoder_parent and rule.decoded_as != ev.decoder:
             return False
