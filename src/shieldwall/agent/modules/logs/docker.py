@@ -99,14 +99,14 @@ class DockerLogs:
         self.error = ""
         return True
 
-    def poll(self, max_lines: int) -> list[tuple[str, str]]:
-        """New lines of every running container since the last poll."""
+    def poll(self, max_lines: int) -> list[tuple[str, str, str]]:
+        """New ``(location, line, identity)`` of every running container since the last poll."""
         try:
             containers: list[dict[str, Any]] = json.loads(_get(self.socket_path, "/containers/json"))
         except (DockerError, ValueError) as exc:
             self.error = str(exc)
             return []
-        out: list[tuple[str, str]] = []
+        out: list[tuple[str, str, str]] = []
         for c in containers[:MAX_CONTAINERS]:
             cid = str(c.get("Id", ""))
             if not cid.isalnum():
@@ -132,7 +132,7 @@ class DockerLogs:
                         continue  # ``since`` is inclusive at second precision on some engines
                     newest = max(newest, when)
                     if len(out) < max_lines:
-                        out.append((location, text))
+                        out.append((location, text, f"{cid[:12]}:{stamp}"))
             self.since[cid] = newest
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.since))

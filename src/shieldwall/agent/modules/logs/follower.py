@@ -110,6 +110,10 @@ class FileFollower:
 
     def poll(self, max_lines: int = 10_000) -> list[str]:
         """New complete lines since the last poll (decoded as UTF-8 with replacement)."""
+        return [line for line, _ident in self.poll_identified(max_lines)]
+
+    def poll_identified(self, max_lines: int = 10_000) -> list[tuple[str, str]]:
+        """New lines, each with a stable identity ``dev:inode:offset`` (the same after a restart)."""
         if self._fh is None and not self._open(fresh=False):
             return []
         lines = self._read(max_lines)
@@ -135,12 +139,14 @@ class FileFollower:
         self.store.positions[str(self.path)] = Position(self._pos.dev, self._pos.ino, self._pos.offset)
         return lines
 
-    def _read(self, max_lines: int) -> list[str]:
-        out: list[str] = []
+    def _read(self, max_lines: int) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
         fh = self._fh
         if fh is None:
             return out
+        ident = f"{self._pos.dev}:{self._pos.ino}:"
         while len(out) < max_lines:
+            base = fh.tell() - len(self._partial)
             chunk = fh.read(64 * 1024)
             if not chunk:
                 break
@@ -151,6 +157,7 @@ class FileFollower:
                 if nl < 0:
                     break
                 raw = data[start:nl]
+                line_start = base + start
                 start = nl + 1
                 if self._skipping:
                     self._skipping = False
@@ -158,13 +165,13 @@ class FileFollower:
                 if len(raw) > self.max_line_bytes:
                     self.stats.long_lines += 1
                     raw = raw[: self.max_line_bytes]
-                out.append(raw.rstrip(b"\r").decode("utf-8", "replace"))
+                out.append((raw.rstrip(b"\r").decode("utf-8", "replace"), f"{ident}{line_start}"))
                 self.stats.lines += 1
             rest = data[start:]
             if len(rest) > self.max_line_bytes and b"\n" not in rest:
                 # an over-long line still without its end: emit its head, skip the rest up to the newline
                 if not self._skipping:
-                    out.append(rest[: self.max_line_bytes].decode("utf-8", "replace"))
+                    out.append((rest[: self.max_line_bytes].decode("utf-8", "replace"), f"{ident}{base + start}"))
                     self.stats.long_lines += 1
                     self.stats.lines += 1
                 self._skipping = True

@@ -99,14 +99,18 @@ class JournalFollower:
 
     def poll(self, max_lines: int) -> list[str]:
         """Lines read since the last poll (the cursor of the last one is saved)."""
-        out: list[str] = []
+        return [line for line, _cursor in self.poll_identified(max_lines)]
+
+    def poll_identified(self, max_lines: int) -> list[tuple[str, str]]:
+        """Lines with their journal cursors (stable identities)."""
+        out: list[tuple[str, str]] = []
         cursor = ""
         while len(out) < max_lines:
             try:
                 line, cursor = self._queue.get_nowait()
             except queue.Empty:
                 break
-            out.append(line)
+            out.append((line, cursor))
         if cursor:
             self._cursor = cursor
             self.cursor_file.write_text(cursor)

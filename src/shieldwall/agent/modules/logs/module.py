@@ -155,18 +155,18 @@ class Module:
         try:
             for src, follower in run.files:
                 location = src.location or src.path
-                for line in follower.poll(budget):
-                    self._evaluate(run, line, location, now)
+                for line, ident in follower.poll_identified(budget):
+                    self._evaluate(run, line, location, now, ident)
             if run.journal is not None:
-                for line in run.journal.poll(budget):
-                    self._evaluate(run, line, "journald", now)
+                for line, cursor in run.journal.poll_identified(budget):
+                    self._evaluate(run, line, "journald", now, cursor)
                 if run.journal.error:
                     run.problems.append(f"journal: {run.journal.error}")
                     run.journal.stop()
                     run.journal = None
             if run.docker is not None:
-                for location, line in run.docker.poll(budget):
-                    self._evaluate(run, line, location, now)
+                for location, line, ident in run.docker.poll(budget):
+                    self._evaluate(run, line, location, now, ident)
             if self._store is not None:
                 self._store.save()
             self._error = ""
@@ -174,15 +174,16 @@ class Module:
             self._error = f"tick failed: {exc}"
             self._ctx.log.warning("logs tick failed: %s", exc)
 
-    def _evaluate(self, run: _Running, line: str, location: str, now: float) -> None:
+    def _evaluate(self, run: _Running, line: str, location: str, now: float, ident: str = "") -> None:
+        """Run every engine; ``ident`` names the line stably (file offset) so re-reads keep their event keys."""
         self._counters["lines"] += 1
         for engine in run.engines:
             for match in engine.process(line, location, now):
                 if match.level < run.policy.min_level:
                     continue
-                self._alert(run, match, line, location, now)
+                self._alert(run, match, line, location, now, ident)
 
-    def _alert(self, run: _Running, match: LogMatch, line: str, location: str, now: float) -> None:
+    def _alert(self, run: _Running, match: LogMatch, line: str, location: str, now: float, ident: str) -> None:
         assert self._ctx is not None and self._masker is not None
         masked = self._masker.mask(line)
         fields = {k: self._masker.mask(v)[:MAX_FIELD_CHARS] for k, v in list(match.fields.items())[:64]}
@@ -207,7 +208,7 @@ class Module:
                 severity=level_severity(match.level),
                 summary=f"{match.description} ({match.engine} rule {match.rule_id}, level {match.level})"[:300],
                 attributes=attrs,
-                key=event_key(self.name, "logs.alert", match.engine, match.rule_id, location, masked, now),
+                key=event_key(self.name, "logs.alert", match.engine, match.rule_id, location, masked, ident or now),
             )
         )
         self._counters["alerts"] += 1
@@ -235,7 +236,7 @@ class Module:
                     "rule_id": match.rule_id,
                     "engine": match.engine,
                 },
-                key=event_key(self.name, "logs.active_response", match.rule_id, decision.address, masked, now),
+                key=event_key(self.name, "logs.active_response", match.rule_id, decision.address, masked, ident or now),
             )
         )
 

@@ -314,3 +314,29 @@ def test_journal_source_with_cursor(tmp_path: Path) -> None:
     assert "--after-cursor c4" in lines[1]
     brute = [e for e in events if e.attributes.get("rule_id") == "sw-sshd-bruteforce"]
     assert brute and brute[0].attributes["location"] == "journald"
+
+
+def test_reread_lines_keep_their_event_keys(tmp_path: Path) -> None:
+    """A crash before positions were saved re-reads lines: the spool sees the same keys again."""
+    h = Harness(tmp_path)
+    h.write(FAIL.format(i=1, ip="198.51.100.4") + FAIL.format(i=2, ip="198.51.100.4"))
+    h.module.apply(policy(), 1)
+    h.module.tick(1.0)
+    first = [e.key for e in h.events]
+    (h.state / "positions.json").unlink()  # as if the agent died before saving
+    again = Module()
+    again.start(h.ctx)
+    again.apply(policy(), 1)
+    again.tick(50.0)
+    assert [e.key for e in h.events[len(first) :]] == first
+    again.stop()
+    h.module.stop()
+
+
+def test_identities_are_file_offsets(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("ab\ncde\n")
+    f = _follower(tmp_path, log)
+    got = f.poll_identified()
+    st = log.stat()
+    assert got == [("ab", f"{st.st_dev}:{st.st_ino}:0"), ("cde", f"{st.st_dev}:{st.st_ino}:3")]
