@@ -20,6 +20,7 @@ from rich.console import Console
 
 from shieldwall import __version__
 from shieldwall.cli import api_cmds, compliance, gating, store_cmds
+from shieldwall.cli import logs as logs_cli
 from shieldwall.cli import secrets as secrets_cli
 from shieldwall.cli.db import db_app
 from shieldwall.errors import InputError, ShieldwallError
@@ -308,6 +309,7 @@ app.command("rematch")(store_cmds.rematch_cmd)
 app.command("monitor")(store_cmds.monitor_cmd)
 app.command("serve")(api_cmds.serve)
 app.add_typer(api_cmds.token_app, name="token")
+app.add_typer(logs_cli.logs_app, name="logs")
 
 
 @app.command()
