@@ -72,7 +72,7 @@ class SafeRegex:
             options.max_mem = 32 << 20
             options.log_errors = False
             self._re2 = re2.compile(self.pattern, options)
-        except Exception:
+        except Exception:  # re2 raises several error types for syntax it does not support
             flags = regex.V0 | (regex.IGNORECASE if self.ignore_case else 0)
             try:
                 self._fallback = regex.compile(self.pattern, flags)

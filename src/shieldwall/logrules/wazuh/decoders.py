@@ -156,11 +156,11 @@ class DecoderSet:
                 for alt in pm.alts:
                     rset.Add(alt.pattern)
                     owner.append(i)
-            except Exception:
+            except Exception:  # a pattern the set refuses is simply always checked
                 always.add(i)
         try:
             rset.Compile()
-        except Exception:
+        except Exception:  # no prefilter: every parent is checked
             self._prefilter = None
             return
         self._prefilter = (rset, owner, always)

@@ -71,6 +71,7 @@ class Module:
         self._masker: LineMasker | None = None
         self._counters: dict[str, int] = {"lines": 0, "alerts": 0, "responses": 0, "refused_responses": 0}
         self._error = ""
+        self._last_engine_error = ""
 
     def start(self, ctx: ModuleContext) -> None:
         """Open the position store and the secret masker."""
@@ -178,7 +179,13 @@ class Module:
         """Run every engine; ``ident`` names the line stably (file offset) so re-reads keep their event keys."""
         self._counters["lines"] += 1
         for engine in run.engines:
-            for match in engine.process(line, location, now):
+            try:
+                matches = engine.process(line, location, now)
+            except Exception as exc:  # one engine failing on one line is counted, not fatal
+                self._counters["engine_errors"] = self._counters.get("engine_errors", 0) + 1
+                self._last_engine_error = f"{engine.name}: {type(exc).__name__}: {exc}"[:300]
+                continue
+            for match in matches:
                 if match.level < run.policy.min_level:
                     continue
                 self._alert(run, match, line, location, now, ident)
@@ -252,8 +259,9 @@ class Module:
             counters["long_lines"] = counters.get("long_lines", 0) + follower.stats.long_lines
         if self._error:
             return ModuleState(ModuleStatus.ERROR, run.version, self._error, counters)
-        if run.problems:
-            return ModuleState(ModuleStatus.DEGRADED, run.version, "; ".join(run.problems[:5])[:1000], counters)
+        problems = run.problems + ([f"last engine error: {self._last_engine_error}"] if self._last_engine_error else [])
+        if problems:
+            return ModuleState(ModuleStatus.DEGRADED, run.version, "; ".join(problems[:5])[:1000], counters)
         return ModuleState(ModuleStatus.RUNNING, run.version, "", counters)
 
     def _stop_sources(self) -> None:

@@ -72,6 +72,6 @@ def decide(policy: ActiveResponse, match: LogMatch, responder: Responder | None)
     reason = f"{match.engine} rule {match.rule_id} (level {match.level}): {match.description}"[:300]
     try:
         responder("firewall.block", {"address": address, "ttl_seconds": policy.ttl_seconds, "reason": reason})
-    except Exception as exc:
+    except Exception as exc:  # the hook is the core's: its failure is reported, not fatal
         return Decision("firewall.block", address, False, f"hook failed: {type(exc).__name__}: {exc}"[:300])
     return Decision("firewall.block", address, True, reason)

@@ -340,3 +340,23 @@ def test_identities_are_file_offsets(tmp_path: Path) -> None:
     got = f.poll_identified()
     st = log.stat()
     assert got == [("ab", f"{st.st_dev}:{st.st_ino}:0"), ("cde", f"{st.st_dev}:{st.st_ino}:3")]
+
+
+def test_an_engine_crash_is_counted_not_fatal(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.module.apply(policy(), 1)
+
+    class Broken:
+        name = "broken"
+
+        def process(self, line: str, location: str, now: float) -> list[Any]:
+            raise RuntimeError("boom")
+
+    run = h.module._run
+    assert run is not None
+    run.engines.insert(0, Broken())
+    h.write(FAIL.format(i=1, ip="198.51.100.4"))
+    h.module.tick(1.0)
+    state = h.module.state()
+    assert state.counters["engine_errors"] == 1 and "boom" in state.detail
+    assert any(e.kind == "logs.alert" for e in h.events)  # the other engines still ran
