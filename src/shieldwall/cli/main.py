@@ -22,6 +22,7 @@ from shieldwall import __version__
 from shieldwall.cli import api_cmds, compliance, gating, store_cmds
 from shieldwall.cli import fim as fim_cli
 from shieldwall.cli import firewall as firewall_cli
+from shieldwall.cli import logs as logs_cli
 from shieldwall.cli import secrets as secrets_cli
 from shieldwall.cli.db import db_app
 from shieldwall.errors import InputError, ShieldwallError
@@ -313,6 +314,7 @@ app.command("monitor")(store_cmds.monitor_cmd)
 app.command("serve")(api_cmds.serve)
 app.add_typer(api_cmds.token_app, name="token")
 app.add_typer(fim_cli.fim_app, name="fim")
+app.add_typer(logs_cli.logs_app, name="logs")
 
 
 @app.command()
