@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Protocol
 
 from shieldwall.analyze.runner import LayerResult
 from shieldwall.model.serialize import converter
@@ -20,6 +23,19 @@ def cache_key(diff_id: str, analyzer_versions: Sequence[tuple[str, int]]) -> str
     """Key that changes when the layer or any analyzer that ran on it changes."""
     material = json.dumps([CACHE_FORMAT, diff_id, list(analyzer_versions)])
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+class LayerResultCache(Protocol):
+    """What the scan needs of a layer cache: read, write, and hold a layer while analysing it."""
+
+    def get(self, key: str) -> LayerResult | None:
+        """The cached result, or None (absent, unreadable or not authentic)."""
+
+    def put(self, key: str, result: LayerResult) -> None:
+        """Store a result."""
+
+    def exclusive(self, key: str) -> AbstractContextManager[None]:
+        """Hold ``key`` so that one process analyses a layer while the others wait for its result."""
 
 
 class LayerCache:
@@ -56,3 +72,7 @@ class LayerCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def exclusive(self, key: str) -> AbstractContextManager[None]:
+        """Nothing to hold: one process's cache directory (the shared cache locks across processes)."""
+        return contextlib.nullcontext()

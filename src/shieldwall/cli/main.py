@@ -21,6 +21,8 @@ from rich.console import Console
 from shieldwall import __version__
 from shieldwall.cli import api_cmds, compliance, gating, store_cmds
 from shieldwall.cli import secrets as secrets_cli
+from shieldwall.cli import sweep as sweep_cli
+from shieldwall.cli import worker as worker_cli
 from shieldwall.cli.db import db_app
 from shieldwall.errors import InputError, ShieldwallError
 from shieldwall.match.filters import filter_vulnerabilities, parse_severities
@@ -305,7 +307,8 @@ app.add_typer(store_cmds.audit_app, name="audit")
 app.command("compliance")(compliance.compliance)
 app.command("findings")(store_cmds.findings)
 app.command("rematch")(store_cmds.rematch_cmd)
-app.command("monitor")(store_cmds.monitor_cmd)
+app.add_typer(sweep_cli.monitor_app, name="monitor")
+app.add_typer(worker_cli.worker_app, name="worker")
 app.command("serve")(api_cmds.serve)
 app.add_typer(api_cmds.token_app, name="token")
 

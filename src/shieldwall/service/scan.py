@@ -12,7 +12,7 @@ from shieldwall.analyze.base import Analyzer
 from shieldwall.analyze.registry import analyzer_versions, load_analyzers
 from shieldwall.analyze.runner import LayerResult, analyze_layer
 from shieldwall.analyze.secret.masking import mask_secrets
-from shieldwall.cache.layers import LayerCache, cache_key
+from shieldwall.cache.layers import LayerCache, LayerResultCache, cache_key
 from shieldwall.errors import InputError
 from shieldwall.merge.layers import merge_layers, resolve_dependencies
 from shieldwall.model import LayerRef, ScanResult, ScanWarning
@@ -41,6 +41,7 @@ class ScanOptions:
     license_deny: tuple[str, ...] = ()
     max_db_age: dt.timedelta | None = dt.timedelta(days=7)
     fail_on_stale_db: bool = False
+    layer_cache: LayerResultCache | None = None
 
 
 def _now() -> str:
@@ -68,7 +69,9 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
     )
     analyzers.extend(options.extra_analyzers)
     versions = analyzer_versions(analyzers)
-    cache = LayerCache(options.cache_dir or paths.cache_dir()) if options.use_cache else None
+    cache: LayerResultCache | None = None
+    if options.use_cache:
+        cache = options.layer_cache or LayerCache(options.cache_dir or paths.cache_dir())
     layer_results = [
         (layer.ref, _layer_result(layer, analyzers, versions, cache, progress)) for layer in resolved.layers
     ]
@@ -119,19 +122,28 @@ def _layer_result(
     source: LayerSource,
     analyzers: Sequence[Analyzer],
     versions: tuple[tuple[str, int], ...],
-    cache: LayerCache | None,
+    cache: LayerResultCache | None,
     progress: ScanProgress,
 ) -> LayerResult:
     ref: LayerRef = source.ref
     key = cache_key(source.cache_key, versions) if cache is not None and source.cache_key else ""
-    if key and cache is not None:
-        hit = cache.get(key)
-        if hit is not None:
-            progress.layer_finished(ref, cached=True)
-            return hit
-    progress.layer_started(ref, ref.size)
+    if not key or cache is None:
+        return _analyze(source, analyzers, progress)
+    hit = cache.get(key)
+    if hit is None:
+        # one process analyses a layer; the others wait on it and read its result (shared cache)
+        with cache.exclusive(key):
+            hit = cache.get(key)
+            if hit is None:
+                result = _analyze(source, analyzers, progress)
+                cache.put(key, result)
+                return result
+    progress.layer_finished(ref, cached=True)
+    return hit
+
+
+def _analyze(source: LayerSource, analyzers: Sequence[Analyzer], progress: ScanProgress) -> LayerResult:
+    progress.layer_started(source.ref, source.ref.size)
     result = analyze_layer(source, analyzers, progress)
-    if key and cache is not None:
-        cache.put(key, result)
-    progress.layer_finished(ref, cached=False)
+    progress.layer_finished(source.ref, cached=False)
     return result
