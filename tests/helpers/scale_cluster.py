@@ -114,3 +114,16 @@ class Cluster:
                 with _suppress():
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=30)
+
+
+def append_many(url: str, key_path: str, writer: int, count: int) -> None:
+    """Append ``count`` audit events from one process (a writer of the concurrent-chain test)."""
+    from shieldwall.store.audit import append_event
+
+    opened = Store.open(url, audit_key_path=Path(key_path), checkpoint_every=7)
+    try:
+        for i in range(count):
+            with opened.session() as session:
+                append_event(opened, session, "test.append", f"writer:{writer}", {"i": i}, actor=f"w{writer}")
+    finally:
+        opened.close()
