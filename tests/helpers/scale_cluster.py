@@ -127,3 +127,124 @@ def append_many(url: str, key_path: str, writer: int, count: int) -> None:
                 append_event(opened, session, "test.append", f"writer:{writer}", {"i": i}, actor=f"w{writer}")
     finally:
         opened.close()
+
+
+class GateProxy:
+    """An HTTP proxy in front of a registry that holds every blob ``GET`` while the gate is closed.
+
+    ``blob_requested`` is set when a worker asks for a blob: the worker is then
+    mid-scan, for as long as the test keeps the gate closed.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        import httpx
+
+        self.blob_requested = threading.Event()
+        self.gate = threading.Event()
+        proxy = self
+        client = httpx.Client(base_url=f"http://{upstream}", timeout=60, follow_redirects=True)
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def _forward(self, method: str) -> None:
+                if "/blobs/" in self.path and method == "GET" and not proxy.gate.is_set():
+                    proxy.blob_requested.set()
+                    proxy.gate.wait(120)
+                headers = {k: v for k, v in self.headers.items() if k.lower() in ("accept", "authorization", "range")}
+                try:
+                    upstream_response = client.request(method, self.path, headers=headers)
+                except httpx.HTTPError:
+                    self.send_error(502)
+                    return
+                body = upstream_response.content
+                self.send_response(upstream_response.status_code)
+                for name in ("content-type", "docker-content-digest", "docker-distribution-api-version", "link"):
+                    if name in upstream_response.headers:
+                        self.send_header(name, upstream_response.headers[name])
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if method != "HEAD":
+                    with contextlib.suppress(OSError):
+                        self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                self._forward("GET")
+
+            def do_HEAD(self) -> None:
+                self._forward("HEAD")
+
+        self._client = client
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:<port>`` of the proxy."""
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def close(self) -> None:
+        """Open the gate and stop serving."""
+        self.gate.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._client.close()
+
+
+def push_poison_image(host: str, repository: str, tag: str, depth: int = 100_000) -> str:
+    """An image whose config is deeply nested JSON: the image parser dies on it with a RecursionError."""
+    import hashlib
+    import io
+    import json
+
+    from shieldwall.target.registry import RegistryClient
+    from shieldwall.target.registry_push import put_manifest, upload_blob
+
+    config = (
+        b'{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]},"x":'
+        + b"[" * depth
+        + b"]" * depth
+        + b"}"
+    )
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest,
+                "size": len(config),
+            },
+            "layers": [],
+        }
+    ).encode()
+    with RegistryClient(host) as client:
+        upload_blob(client, repository, config_digest, len(config), lambda: io.BytesIO(config))
+        return put_manifest(client, repository, tag, manifest, "application/vnd.oci.image.manifest.v1+json")
+
+
+def pg_ctl(server: object, action: str) -> None:
+    """``pg_ctl stop`` or ``start`` a test PostgreSQL server in place (same data directory and port)."""
+    from helpers.postgres_server import RunningPostgres
+
+    assert isinstance(server, RunningPostgres)
+    data = server.datadir / "data"
+    args = [*server.as_user, str(server.bindir / "pg_ctl"), "-D", str(data)]
+    if action == "stop":
+        args += ["-m", "fast", "-w", "stop"]
+    else:
+        options = (
+            f"-h 127.0.0.1 -p {server.port} -k {server.datadir} -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=100"
+        )
+        args += ["-o", options, "-l", str(server.datadir / "server.log"), "-w", "-t", "60", "start"]
+    done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=90)
+    if done.returncode != 0:
+        raise RuntimeError(f"pg_ctl {action} failed: {done.stderr}")
