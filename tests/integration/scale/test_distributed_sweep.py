@@ -77,3 +77,38 @@ def test_sweep_on_two_workers_scans_every_digest_once_and_the_shared_base_once(
     with cluster.store() as store:
         report = verify(store)
     assert report.ok, report
+
+
+def test_sweep_without_a_broker_scans_in_process_on_sqlite(
+    registry: RunningRegistry, tmp_path: Path, clean_registry_env: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from helpers.scale_cluster import SRC
+    from shieldwall.store import Store
+
+    prefix = f"inline{tmp_path.name[-6:].lower()}"
+    digests = {push_image(tmp_path, registry.host, f"{prefix}/app{i}", "1.0", f"{prefix}-{i}") for i in range(3)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIELDWALL_")}
+    env.update(
+        {
+            "PYTHONPATH": str(SRC),
+            "SHIELDWALL_DATA_DIR": str(tmp_path / "data"),
+            "SHIELDWALL_CACHE_DIR": str(tmp_path / "cache"),
+            "DOCKER_CONFIG": str(clean_registry_env),
+        }
+    )
+    command = [sys.executable, "-m", "shieldwall", "monitor", "sweep", registry.host, "--repository", f"{prefix}/*"]
+    first = subprocess.run([*command, "-f", "json"], env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert first.returncode == 0, first.stderr
+    doc = json.loads(first.stdout)
+    assert (doc["queued"], doc["scheduled"], doc["scanned"]) == (False, 3, 3)
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert second.returncode == 0, second.stderr
+    assert "3 known" in second.stdout and "0 to scan" in second.stdout
+    url = f"sqlite:///{tmp_path / 'data' / 'shieldwall.db'}"
+    with Store.open(url, audit_key_path=tmp_path / "k.pem") as store, store.session() as session:
+        assert set(session.scalars(select(Asset.identifier))) == digests
+        assert session.scalar(select(func.count()).select_from(Scan)) == 3
