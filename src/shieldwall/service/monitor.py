@@ -361,6 +361,14 @@ class Monitor:
         """Poll every configured registry once."""
         self.stats.polls += 1
         for watched in self.config.registries:
+            if self._remote is not None:  # a worker enumerates the registry and queues the new digests
+                payload = {"registry": watched.model_dump(mode="json"), "trigger": "poll", "monitor": True}
+                self._guarded(
+                    functools.partial(
+                        self._remote.submit, "registry.sweep", payload, f"poll:{watched.label}:{self.stats.polls}"
+                    )
+                )
+                continue
             try:
                 with registry_client(watched) as client:
                     for repository, tag, digest in poll_registry(client, watched):

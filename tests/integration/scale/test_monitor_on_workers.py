@@ -1,4 +1,4 @@
-"""With a broker, the monitor's scans and scheduled rescans are tasks; a rescan period is scanned once."""
+"""With a broker, the monitor's polls (sweeps), scans and rescans are tasks; a rescan period is scanned once."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_monitor_polls_and_rescans_through_workers(cluster: Cluster, registry: R
         with store.session() as session:
             runs = session.scalars(select(TaskRun)).all()
             triggers = list(session.scalars(select(Scan.trigger).order_by(Scan.id)))
-        assert len(runs) == 3  # the first scan and two rescan deliveries
+        assert sorted(r.name for r in runs) == ["registry.sweep", "registry.sweep", *["scan.image"] * 3]
         assert sorted(r.result.count('"duplicate"') for r in runs if "schedule" in r.idempotency_key) == [0, 1]
         assert triggers == ["poll", "schedule"]
         assert scans() == 2
