@@ -95,3 +95,54 @@ def test_authentic_entry_moved_to_another_key_is_refused(redis_server: RunningRe
     other_worker = SharedLayerCache(client, b"another-workers-key-0123456789")
     cache.put(one, LayerResult(paths=("etc/passwd",)))
     assert other_worker.get(one) is None
+
+
+class SlowPkgList(PkgListAnalyzer):
+    """Analyses slowly enough that a lock without renewal would expire meanwhile."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def analyze(self, input: object) -> object:  # type: ignore[override]
+        import time
+
+        time.sleep(self.delay)
+        return super().analyze(input)  # type: ignore[arg-type]
+
+
+def test_lock_is_renewed_during_a_long_analysis(redis_server: RunningRedis, tmp_path: Path) -> None:
+    archive = build_docker_archive(tmp_path / "i.tar", LAYERS[:1])
+    analyzers = [SlowPkgList(delay=2.0) for _ in range(2)]
+    start = threading.Barrier(2)
+
+    def worker(analyzer: PkgListAnalyzer) -> None:
+        # a 0.6 s lock, renewed every 0.2 s: the other scan must wait for the whole 2 s analysis
+        cache = SharedLayerCache(redis.Redis.from_url(redis_server.url()), KEY, lock_ttl=0.6)
+        start.wait()
+        scan_target(str(archive), _options(cache, analyzer, tmp_path))
+
+    threads = [threading.Thread(target=worker, args=(a,)) for a in analyzers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert sum(a.calls for a in analyzers) == 1
+
+
+def test_a_dead_holders_lock_expires_and_the_waiter_analyses(redis_server: RunningRedis, tmp_path: Path) -> None:
+    client = redis.Redis.from_url(redis_server.url())
+    archive = build_docker_archive(tmp_path / "i.tar", LAYERS[:1])
+    cache = SharedLayerCache(client, KEY, lock_ttl=1.0)
+    from shieldwall.cache.shared import LOCK_PREFIX
+
+    # a worker took the lock of this layer and died: nobody renews it
+    analyzer = PkgListAnalyzer()
+    scan_target(str(archive), _options(SharedLayerCache(client, KEY), analyzer, tmp_path / "probe"))
+    [entry] = [k.decode()[len(PREFIX) :] for k in client.scan_iter(PREFIX + "*")]
+    client.delete(PREFIX + entry)
+    client.set(LOCK_PREFIX + entry, b"dead-holder", px=1500)
+    waiter = PkgListAnalyzer()
+    packages = scan_target(str(archive), _options(cache, waiter, tmp_path)).packages
+    assert waiter.calls == 1
+    assert {p.name for p in packages} == {"openssl", "zlib"}
