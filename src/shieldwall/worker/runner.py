@@ -5,9 +5,13 @@
 1. ``runs.begin`` counts the delivery in the store. When the database is
    unreachable the task is retried with a capped exponential backoff (not
    counted): workers wait for PostgreSQL and resume.
-2. A run already finished (the broker delivered it again) returns its result.
-3. Past ``max_attempts`` deliveries (the worker died on it each time: a
-   poison input) the run is dead-lettered without running it again.
+2. A run already finished (the broker delivered it again) returns its result. A
+   run whose worker still beats (a thread refreshes the row every
+   ``SHIELDWALL_TASK_HEARTBEAT`` seconds, default 10) is busy: the broker handed
+   out a second copy after its visibility timeout; that copy is retried later,
+   neither counted nor run.
+3. Past ``max_attempts`` deliveries that never finished (the worker died on
+   it each time, its heartbeat stopped: a poison input) the run is dead-lettered without running it again.
 4. The handler runs. An ``InputError`` (not a registry error) is permanent:
    dead-lettered at once with its message. Another error is retried with
    backoff (``retry_base * 2**(attempt-1)``, capped), and dead-lettered after
@@ -24,6 +28,7 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +44,7 @@ log = logging.getLogger("shieldwall.worker")
 
 ENV_MAX_ATTEMPTS = "SHIELDWALL_TASK_MAX_ATTEMPTS"
 ENV_RETRY_BASE = "SHIELDWALL_TASK_RETRY_BASE"
+ENV_HEARTBEAT = "SHIELDWALL_TASK_HEARTBEAT"
 MAX_BACKOFF = 300.0
 DB_MAX_BACKOFF = 30.0
 DB_MAX_RETRIES = 1000
@@ -50,6 +56,12 @@ class RetryPolicy:
 
     max_attempts: int = 3
     retry_base: float = 5.0
+    heartbeat: float = 10.0
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds without a heartbeat after which a running task's worker is taken for dead."""
+        return self.heartbeat * 3
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RetryPolicy:
@@ -57,9 +69,11 @@ class RetryPolicy:
         env = os.environ if environ is None else environ
         attempts = env.get(ENV_MAX_ATTEMPTS, "").strip()
         base = env.get(ENV_RETRY_BASE, "").strip()
+        beat = env.get(ENV_HEARTBEAT, "").strip()
         return cls(
             max_attempts=max(1, int(attempts)) if attempts.isdigit() else 3,
             retry_base=max(0.1, float(base)) if base.replace(".", "", 1).isdigit() else 5.0,
+            heartbeat=max(0.2, float(beat)) if beat.replace(".", "", 1).isdigit() else 10.0,
         )
 
     def backoff(self, attempt: int) -> float:
@@ -97,10 +111,12 @@ def run(
 ) -> dict[str, Any]:
     """Run one delivery of a task (see the module docstring); raises ``Retry`` to be published again."""
     try:
-        attempt = runs.begin(ctx.store, task_id, name, key, payload, _worker_name())
+        attempt = runs.begin(ctx.store, task_id, name, key, payload, _worker_name(), policy.stale_after)
     except (OperationalError, DBAPIError) as exc:
         log.warning("database unavailable (%s): task %s backs off", type(exc).__name__, task_id)
         raise Retry(min(policy.retry_base * 2 ** min(db_retries, 10), DB_MAX_BACKOFF), exc, database=True) from exc
+    if attempt.status is RunStatus.BUSY:  # a second copy while its worker is alive: look again later
+        raise Retry(policy.stale_after, RuntimeError(f"task {task_id} is running on another worker"))
     if attempt.status is not RunStatus.RUNNING:
         return {"duplicate": True, "status": str(attempt.status), **attempt.result}
     if attempt.attempts > policy.max_attempts:
@@ -114,6 +130,9 @@ def run(
     if handler is None:
         runs.finish(ctx.store, task_id, RunStatus.DEAD, error=f"unknown task {name!r}")
         return {"dead": True}
+    stop = threading.Event()
+    beating = threading.Thread(target=_beat, args=(ctx, task_id, policy.heartbeat, stop), daemon=True)
+    beating.start()
     try:
         result = handler(ctx, payload)
     except (OperationalError, DBAPIError) as exc:
@@ -128,8 +147,19 @@ def run(
         return _retry_or_die(ctx, policy, task_id, name, attempt.attempts, exc)
     except Exception as exc:  # any crash of the handler: retried, then dead-lettered with its error
         return _retry_or_die(ctx, policy, task_id, name, attempt.attempts, exc)
+    finally:
+        stop.set()
+        beating.join()
     runs.finish(ctx.store, task_id, RunStatus.SUCCEEDED, result=result, error="")
     return result
+
+
+def _beat(ctx: TaskContext, task_id: str, every: float, stop: threading.Event) -> None:
+    while not stop.wait(every):
+        try:
+            runs.heartbeat(ctx.store, task_id)
+        except (OperationalError, DBAPIError) as exc:
+            log.warning("heartbeat of task %s failed: %s", task_id, type(exc).__name__)
 
 
 def _retry_or_die(

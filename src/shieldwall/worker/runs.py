@@ -31,6 +31,7 @@ class RunStatus(StrEnum):
     """Where a task run is."""
 
     RUNNING = "running"
+    BUSY = "busy"  # another worker is alive on it (never stored: what ``begin`` answers)
     RETRYING = "retrying"
     SUCCEEDED = "succeeded"
     DEAD = "dead"
@@ -46,8 +47,21 @@ class Attempt:
     error: str
 
 
-def begin(store: Store, task_id: str, name: str, key: str, payload: Mapping[str, Any], worker: str) -> Attempt:
-    """Count one delivery of ``task_id`` (row locked, so two deliveries count twice, never once)."""
+def begin(
+    store: Store,
+    task_id: str,
+    name: str,
+    key: str,
+    payload: Mapping[str, Any],
+    worker: str,
+    stale_after: float = 30.0,
+) -> Attempt:
+    """Count one delivery of ``task_id`` (row locked, so two deliveries count twice, never once).
+
+    A run whose worker still beats (``heartbeat`` within ``stale_after`` seconds) is ``BUSY``: the
+    broker handed out a second copy while the first is alive (its visibility timeout ran out); that
+    copy is neither counted nor run.
+    """
     now = utcnow()
     with store.session() as session:
         row = session.scalars(select(TaskRun).where(TaskRun.id == task_id).with_for_update()).first()
@@ -68,11 +82,25 @@ def begin(store: Store, task_id: str, name: str, key: str, payload: Mapping[str,
             session.add(row)
         if row.status in (RunStatus.SUCCEEDED.value, RunStatus.DEAD.value):
             return Attempt(row.attempts, RunStatus(row.status), json.loads(row.result or "{}"), row.error)
+        if (
+            row.status == RunStatus.RUNNING.value
+            and row.attempts
+            and (now - row.updated_at).total_seconds() < stale_after
+        ):
+            return Attempt(row.attempts, RunStatus.BUSY, {}, row.error)
         row.attempts += 1
         row.status = RunStatus.RUNNING.value
         row.worker = worker[:256]
         row.updated_at = now
         return Attempt(row.attempts, RunStatus.RUNNING, {}, row.error)
+
+
+def heartbeat(store: Store, task_id: str) -> None:
+    """Say that the worker running ``task_id`` is alive."""
+    with store.session() as session:
+        row = session.get(TaskRun, task_id)
+        if row is not None and row.status == RunStatus.RUNNING.value:
+            row.updated_at = utcnow()
 
 
 def finish(

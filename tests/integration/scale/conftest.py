@@ -61,6 +61,7 @@ def cluster(
             "SHIELDWALL_BROKER_VISIBILITY_TIMEOUT": "6",
             "SHIELDWALL_TASK_MAX_ATTEMPTS": "3",
             "SHIELDWALL_TASK_RETRY_BASE": "0.5",
+            "SHIELDWALL_TASK_HEARTBEAT": "1",
             "DOCKER_CONFIG": str(clean_registry_env),
         }
     )

@@ -90,13 +90,29 @@ def test_input_error_is_dead_at_once_but_a_registry_error_is_retried(ctx: TaskCo
 
 def test_deliveries_that_died_mid_task_end_in_the_dead_letter_state(ctx: TaskContext) -> None:
     # three deliveries started and never finished: the worker was killed on this input each time
-    for _ in range(3):
-        runs.begin(ctx.store, "id6", "t", "k", {"digest": "sha256:x"}, "host:1")
+    for _ in range(3):  # stale_after=0: each earlier worker stopped beating (it is dead)
+        runs.begin(ctx.store, "id6", "t", "k", {"digest": "sha256:x"}, "host:1", stale_after=0)
+    stale = RetryPolicy(max_attempts=3, retry_base=2.0, heartbeat=0.0)
     handler = Counting()
-    assert run(ctx, _tasks(handler), POLICY, "id6", "t", {"digest": "sha256:x"}, "k") == {"dead": True}
+    assert run(ctx, _tasks(handler), stale, "id6", "t", {"digest": "sha256:x"}, "k") == {"dead": True}
     assert handler.calls == 0
     [letter] = runs.dead_letters(ctx.store)
     assert "never finished" in letter["error"] and letter["payload"] == {"digest": "sha256:x"}
+
+
+def test_a_copy_delivered_while_its_worker_is_alive_is_neither_counted_nor_run(ctx: TaskContext) -> None:
+    runs.begin(ctx.store, "id9", "t", "k", {}, "host:1")  # a live worker started it a moment ago
+    handler = Counting()
+    with pytest.raises(Retry) as raised:
+        run(ctx, _tasks(handler), POLICY, "id9", "t", {}, "k")
+    assert raised.value.countdown == POLICY.stale_after
+    assert handler.calls == 0
+    runs.heartbeat(ctx.store, "id9")
+    with ctx.store.session() as session:
+        from shieldwall.store.schema import TaskRun
+
+        row = session.get(TaskRun, "id9")
+        assert row is not None and row.attempts == 1 and row.status == "running"
 
 
 def test_database_outage_in_a_handler_is_retried_and_not_counted(ctx: TaskContext) -> None:
@@ -119,7 +135,9 @@ def test_unknown_task_is_a_dead_letter(ctx: TaskContext) -> None:
 
 
 def test_policy_from_environment() -> None:
-    policy = RetryPolicy.from_env({"SHIELDWALL_TASK_MAX_ATTEMPTS": "5", "SHIELDWALL_TASK_RETRY_BASE": "0.5"})
-    assert (policy.max_attempts, policy.retry_base) == (5, 0.5)
+    policy = RetryPolicy.from_env(
+        {"SHIELDWALL_TASK_MAX_ATTEMPTS": "5", "SHIELDWALL_TASK_RETRY_BASE": "0.5", "SHIELDWALL_TASK_HEARTBEAT": "2"}
+    )
+    assert (policy.max_attempts, policy.retry_base, policy.stale_after) == (5, 0.5, 6.0)
     assert RetryPolicy.from_env({}) == RetryPolicy()
     assert RetryPolicy(retry_base=100).backoff(10) == 300.0
