@@ -37,6 +37,7 @@ from shieldwall.api.settings import ApiSettings
 from shieldwall.egress import EgressDenied, EgressPolicy, guarded_transport
 from shieldwall.errors import InputError, ShieldwallError
 from shieldwall.model import ScanResult
+from shieldwall.service.dispatch import TaskDispatch, remote_dispatch
 from shieldwall.service.scan import ALL_SCANNERS, ScanOptions, scan_target
 from shieldwall.store import Store, audit
 from shieldwall.store.core import utcnow
@@ -46,6 +47,7 @@ from shieldwall.target.limits import DEFAULT_LIMITS
 log = logging.getLogger("shieldwall.api")
 
 SETTING_PREFIX = "api.job."
+REMOTE_PREFIX = "dispatch.job."
 MAX_KEPT_JOBS = 1000
 MAX_ERROR = 2000
 
@@ -154,6 +156,7 @@ class JobManager:
         self._lock = threading.Lock()
         self._pending = 0
         self._update_lock = threading.Lock()
+        self._remote: TaskDispatch | None = remote_dispatch()
 
     # -- state ------------------------------------------------------------------------------
 
@@ -183,7 +186,7 @@ class JobManager:
         jobs = self.list(limit=100_000)
         failed = 0
         for job in jobs:
-            if not job.status.done:
+            if not job.status.done and self._store.get_setting(REMOTE_PREFIX + job.id) is None:
                 self._save(
                     dataclasses.replace(
                         job, status=JobStatus.FAILED, error="interrupted: the server stopped", finished_at=_now()
@@ -255,6 +258,22 @@ class JobManager:
                 },
                 actor=actor,
             )
+        if self._remote is not None and request.kind == JobKind.REGISTRY and not request.webhook_url:
+            # a broker is configured: a worker runs it (uploads and webhook jobs stay here: their files
+            # and secrets live on this host and never go through the broker)
+            self._store.put_setting(REMOTE_PREFIX + job.id, True)
+            self._remote.submit(
+                "api.scan",
+                {
+                    "job_id": job.id,
+                    "target": request.target,
+                    "display": request.display,
+                    "environment": request.environment,
+                    "scanners": sorted(request.scanners),
+                },
+                f"api:{job.id}",
+            )
+            return job
         self._enqueue(job, lambda j: self._run_scan(j, request))
         return job
 
@@ -277,58 +296,18 @@ class JobManager:
     # -- running ----------------------------------------------------------------------------
 
     def _run_scan(self, job: Job, request: ScanRequest) -> None:
-        from shieldwall.store.records import record_scan
-
         job = dataclasses.replace(job, status=JobStatus.RUNNING, started_at=_now())
         self._save(job)
         started = time.monotonic()
-        outcome = "failed"
-        try:
-            options = ScanOptions(
-                use_cache=self._settings.scan_cache,
-                cache_dir=self._settings.cache_dir,
-                data_dir=self._settings.data_dir,
-                scanners=request.scanners,
-                limits=dataclasses.replace(DEFAULT_LIMITS, egress=EgressPolicy.server()),
-            )
-            result = self._scan(request.target, options)
-            if request.cleanup is not None and str(request.cleanup) in result.target.name:
-                # an upload without a name of its own: show the uploaded file's name, not the temporary path
-                result = dataclasses.replace(result, target=dataclasses.replace(result.target, name=request.display))
-            record = record_scan(
-                self._store,
-                result,
-                trigger="api",
-                actor=job.actor,
-                environment=request.environment,
-                scanners=request.scanners,
-                target_text=request.display,
-            )
-            job = dataclasses.replace(
-                job,
-                status=JobStatus.SUCCEEDED,
-                scan_id=record.scan_id,
-                asset_id=record.asset_id,
-                result={
-                    "asset": record.asset_identifier,
-                    "packages": len(result.packages),
-                    "findings": len(result.findings),
-                    "warnings": len(result.warnings),
-                    "drift": record.drift,
-                    **{f"findings_{k}": int(v) for k, v in record.counts.items()},
-                },
-            )
-            outcome = "succeeded"
-        except InputError as exc:
-            job = dataclasses.replace(job, status=JobStatus.FAILED, error=str(exc)[:MAX_ERROR])
-        except Exception as exc:  # a crashed scan must fail its job, never the worker
-            log.exception("scan job %s crashed", job.id)
-            job = dataclasses.replace(
-                job, status=JobStatus.FAILED, error=f"internal error: {type(exc).__name__}: {exc}"[:MAX_ERROR]
-            )
-        finally:
-            if request.cleanup is not None:
-                shutil.rmtree(request.cleanup, ignore_errors=True)
+        options = ScanOptions(
+            use_cache=self._settings.scan_cache,
+            cache_dir=self._settings.cache_dir,
+            data_dir=self._settings.data_dir,
+            scanners=request.scanners,
+            limits=dataclasses.replace(DEFAULT_LIMITS, egress=EgressPolicy.server()),
+        )
+        job = execute_scan_job(self._store, job, request, options, self._scan)
+        outcome = "succeeded" if job.status == JobStatus.SUCCEEDED else "failed"
         self._metrics.scans.labels(str(request.kind), outcome).inc()
         self._metrics.scan_seconds.labels(str(request.kind)).observe(time.monotonic() - started)
         job = dataclasses.replace(job, finished_at=_now())
@@ -346,7 +325,16 @@ class JobManager:
         try:
             with self._update_lock:
                 report = update_database(UpdateOptions(base_url=self._settings.osv_base_url, db_path=self._vulndb_path))
-                rematched = rematch_from_vulndb(self._store, self._vulndb_path, actor=job.actor, only_if_changed=True)
+                if self._remote is not None:  # a worker rematches (the database path must be shared with it)
+                    task = self._remote.submit(
+                        "rematch", {"db": str(self._vulndb_path), "actor": job.actor}, f"rematch:{job.id}"
+                    )
+                    rematch_doc: dict[str, Any] | None = {"queued": task}
+                else:
+                    rematched = rematch_from_vulndb(
+                        self._store, self._vulndb_path, actor=job.actor, only_if_changed=True
+                    )
+                    rematch_doc = rematched.to_dict() if rematched is not None else None
             job = dataclasses.replace(
                 job,
                 status=JobStatus.SUCCEEDED,
@@ -355,7 +343,7 @@ class JobManager:
                     "unchanged": list(report.unchanged),
                     "changed_packages": len(report.changed_packages),
                     "bytes": report.transferred,
-                    "rematch": rematched.to_dict() if rematched is not None else None,
+                    "rematch": rematch_doc,
                 },
             )
             outcome = "succeeded"
@@ -410,3 +398,56 @@ def redact_url(url: str) -> str:
     parsed = httpx.URL(url)
     port = f":{parsed.port}" if parsed.port else ""
     return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
+
+
+def execute_scan_job(
+    store: Store, job: Job, request: ScanRequest, options: ScanOptions, scan: ScanFunction, request_key: str = ""
+) -> Job:
+    """Scan and record one job's target; the job as it ends (succeeded or failed, with its error).
+
+    Shared by the API's thread pool and the ``api.scan`` worker task; ``request_key``
+    makes the recording idempotent (``store.idempotency``).
+    """
+    from shieldwall.store.records import record_scan
+
+    try:
+        result = scan(request.target, options)
+        if request.cleanup is not None and str(request.cleanup) in result.target.name:
+            # an upload without a name of its own: show the uploaded file's name, not the temporary path
+            result = dataclasses.replace(result, target=dataclasses.replace(result.target, name=request.display))
+        record = record_scan(
+            store,
+            result,
+            trigger="api",
+            actor=job.actor,
+            environment=request.environment,
+            scanners=request.scanners,
+            target_text=request.display,
+            request_key=request_key,
+        )
+        return dataclasses.replace(
+            job,
+            status=JobStatus.SUCCEEDED,
+            scan_id=record.scan_id,
+            asset_id=record.asset_id,
+            result={
+                "asset": record.asset_identifier,
+                "packages": len(result.packages),
+                "findings": len(result.findings),
+                "warnings": len(result.warnings),
+                "drift": record.drift,
+                **{f"findings_{k}": int(v) for k, v in record.counts.items()},
+            },
+        )
+    except InputError as exc:
+        return dataclasses.replace(job, status=JobStatus.FAILED, error=str(exc)[:MAX_ERROR])
+    except Exception as exc:  # a crashed scan must fail its job, never the worker
+        if request_key:
+            raise  # on a worker: retried with backoff, then dead-lettered (worker.runner)
+        log.exception("scan job %s crashed", job.id)
+        return dataclasses.replace(
+            job, status=JobStatus.FAILED, error=f"internal error: {type(exc).__name__}: {exc}"[:MAX_ERROR]
+        )
+    finally:
+        if request.cleanup is not None:
+            shutil.rmtree(request.cleanup, ignore_errors=True)

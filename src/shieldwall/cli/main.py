@@ -24,6 +24,8 @@ from shieldwall.cli import fim as fim_cli
 from shieldwall.cli import firewall as firewall_cli
 from shieldwall.cli import logs as logs_cli
 from shieldwall.cli import secrets as secrets_cli
+from shieldwall.cli import sweep as sweep_cli
+from shieldwall.cli import worker as worker_cli
 from shieldwall.cli.db import db_app
 from shieldwall.errors import InputError, ShieldwallError
 from shieldwall.match.filters import filter_vulnerabilities, parse_severities
@@ -310,7 +312,8 @@ app.add_typer(store_cmds.audit_app, name="audit")
 app.command("compliance")(compliance.compliance)
 app.command("findings")(store_cmds.findings)
 app.command("rematch")(store_cmds.rematch_cmd)
-app.command("monitor")(store_cmds.monitor_cmd)
+app.add_typer(sweep_cli.monitor_app, name="monitor")
+app.add_typer(worker_cli.worker_app, name="worker")
 app.command("serve")(api_cmds.serve)
 app.add_typer(api_cmds.token_app, name="token")
 app.add_typer(fim_cli.fim_app, name="fim")

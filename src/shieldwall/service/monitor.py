@@ -267,6 +267,9 @@ class Monitor:
         self._vulndb_stamp: tuple[float, int, int] | None = None
         self.webhook: WebhookServer | None = None
         self._insecure_hosts()
+        from shieldwall.service.dispatch import remote_dispatch
+
+        self._remote = remote_dispatch()  # a broker configured: scans and rematches run on workers
 
     def _insecure_hosts(self) -> None:
         extra = [r.url.lower() for r in self.config.registries if r.insecure]
@@ -309,6 +312,24 @@ class Monitor:
 
     def _scan_and_record(self, watched: WatchedRegistry, full_repository: str, tag: TagRef, trigger: str) -> None:
         text = f"registry:{full_repository}@{tag.manifest_digest}"
+        if self._remote is not None:
+            request = "initial"
+            if trigger == "schedule":  # one rescan per digest and period, however often it is queued
+                period = int(utcnow().timestamp() // max(self.config.rescan_interval, 1.0))
+                request = f"schedule:{period}"
+            payload = {
+                "repository": full_repository,
+                "digest": tag.manifest_digest,
+                "tags": [tag.tag] if tag.tag else [],
+                "trigger": trigger,
+                "environment": watched.environment,
+                "request": request,
+                "monitor": True,
+            }
+            self._remote.submit("scan.image", payload, f"{request}:{tag.manifest_digest}")
+            self.stats.scans += 1
+            log.info("scan queued", extra={"event": "scan-queued", "image": f"{full_repository}:{tag.tag}"})
+            return
         log.info("scanning", extra={"event": "scan-start", "image": f"{full_repository}:{tag.tag}", "target": text})
         result = self._scan(text, self._options)
         record = record_scan(
@@ -344,6 +365,14 @@ class Monitor:
         """Poll every configured registry once."""
         self.stats.polls += 1
         for watched in self.config.registries:
+            if self._remote is not None:  # a worker enumerates the registry and queues the new digests
+                payload = {"registry": watched.model_dump(mode="json"), "trigger": "poll", "monitor": True}
+                self._guarded(
+                    functools.partial(
+                        self._remote.submit, "registry.sweep", payload, f"poll:{watched.label}:{self.stats.polls}"
+                    )
+                )
+                continue
             try:
                 with registry_client(watched) as client:
                     for repository, tag, digest in poll_registry(client, watched):
@@ -394,6 +423,11 @@ class Monitor:
             return
         stamp = (info.st_mtime, info.st_size, info.st_ino)
         if stamp == self._vulndb_stamp:
+            return
+        if self._remote is not None:
+            self._remote.submit("rematch", {"db": str(path), "monitor": True, "actor": ACTOR}, f"rematch:{stamp}")
+            self._vulndb_stamp = stamp
+            self.stats.rematches += 1
             return
         report = rematch_from_vulndb(self.store, path, alerts=self.config.alerts, actor=ACTOR, only_if_changed=True)
         self._vulndb_stamp = stamp

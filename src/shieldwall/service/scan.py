@@ -13,8 +13,7 @@ from shieldwall.analyze.registry import analyzer_versions, load_analyzers
 from shieldwall.analyze.runner import LayerResult, analyze_layer
 from shieldwall.analyze.secret.imageconfig import secret_matcher
 from shieldwall.analyze.secret.masking import scrub_secrets
-from shieldwall.cache.layers import LayerCache, cache_key
-from shieldwall.cache.verified import VerifiedLayers
+from shieldwall.cache.layers import LayerCache, LayerResultCache, cache_key
 from shieldwall.errors import InputError
 from shieldwall.merge.layers import merge_layers, resolve_dependencies
 from shieldwall.model import LayerRef, ScanResult, ScanWarning
@@ -43,6 +42,7 @@ class ScanOptions:
     license_deny: tuple[str, ...] = ()
     max_db_age: dt.timedelta | None = dt.timedelta(days=7)
     fail_on_stale_db: bool = False
+    layer_cache: LayerResultCache | None = None
 
 
 def _now() -> str:
@@ -71,8 +71,9 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
     analyzers.extend(options.extra_analyzers)
     versions = analyzer_versions(analyzers)
     cache_root = options.cache_dir or paths.cache_dir()
-    cache = LayerCache(cache_root) if options.use_cache else None
-    verified = VerifiedLayers(cache_root, paths.config_dir()) if options.use_cache else None
+    cache: LayerResultCache | None = None
+    if options.use_cache:
+        cache = options.layer_cache or LayerCache(cache_root, paths.config_dir())
     layer_results = []
     done: dict[tuple[str, str], LayerResult] = {}  # the same bytes listed again (a layer repeated 512 times)
     for layer in resolved.layers:
@@ -81,7 +82,7 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
             progress.layer_finished(layer.ref, cached=True)
             layer_results.append((layer.ref, done[same]))
             continue
-        outcome = _layer_result(layer, analyzers, versions, cache, verified, progress)
+        outcome = _layer_result(layer, analyzers, versions, cache, progress)
         if same is not None:
             done[same] = outcome
         layer_results.append((layer.ref, outcome))
@@ -144,22 +145,32 @@ def _layer_result(
     source: LayerSource,
     analyzers: Sequence[Analyzer],
     versions: tuple[tuple[str, int], ...],
-    cache: LayerCache | None,
-    verified: VerifiedLayers | None,
+    cache: LayerResultCache | None,
     progress: ScanProgress,
 ) -> LayerResult:
     """A layer's result: from the cache only when the shipped bytes are known to be that layer, else analysed."""
     ref: LayerRef = source.ref
     key = cache_key(source.cache_key, versions) if cache is not None and source.cache_key else ""
-    if key and cache is not None and verified is not None:
+    if not key or cache is None:
+        return _analyze(source, analyzers, progress)
+    hit = cache.get(key)
+    if hit is not None and cache.is_verified(source.cache_identity(), source.cache_key):
+        progress.layer_finished(ref, cached=True)
+        return hit
+    # one process analyses a layer; the others wait on it and read its result (shared cache)
+    with cache.exclusive(key):
         hit = cache.get(key)
-        if hit is not None and verified.is_verified(source.cache_identity(), source.cache_key):
+        if hit is not None and cache.is_verified(source.cache_identity(), source.cache_key):
             progress.layer_finished(ref, cached=True)
             return hit
-    progress.layer_started(ref, ref.size)
-    result = analyze_layer(source, analyzers, progress)
-    if key and cache is not None and verified is not None:
-        verified.record(source.read_blob_digest, source.cache_key)
+        result = _analyze(source, analyzers, progress)
+        cache.record_verified(source.read_blob_digest, source.cache_key)
         cache.put(key, result)
-    progress.layer_finished(ref, cached=False)
+        return result
+
+
+def _analyze(source: LayerSource, analyzers: Sequence[Analyzer], progress: ScanProgress) -> LayerResult:
+    progress.layer_started(source.ref, source.ref.size)
+    result = analyze_layer(source, analyzers, progress)
+    progress.layer_finished(source.ref, cached=False)
     return result

@@ -122,6 +122,7 @@ class ScanRecord:
     counts: Mapping[str, int]
     drift: int
     alertable: tuple[int, ...] = ()
+    duplicate: bool = False
 
 
 def asset_identity(result: ScanResult) -> tuple[AssetKind, str]:
@@ -476,11 +477,17 @@ def record_scan(
     verdict: str = "",
     target_text: str = "",
     alerts: AlertSettings | None = None,
+    request_key: str = "",
 ) -> ScanRecord:
     """Store one scan result (asset, tags, scan, inventory, drift, findings) and its audit event.
 
     With ``alerts``, new findings are queued in the alert outbox in the same transaction.
+    With ``request_key`` (what asked for the scan: an API job, a sweep...), the scan is recorded
+    once per (asset digest, request): a second delivery returns the first record with
+    ``duplicate=True`` and writes nothing (see ``store.idempotency``).
     """
+    from shieldwall.store.idempotency import claim_scan, finish_claim
+
     now = utcnow()
     golden = golden or GoldenRules()
     labels = dict(result.image.labels) if result.image else {}
@@ -490,6 +497,9 @@ def record_scan(
             if not any(t.repository == result.target.repository and t.tag == tag for t in all_tags):
                 all_tags.append(TagRef(result.target.repository, tag))
     with store.session() as session:
+        claim = claim_scan(session, result, request_key, now) if request_key else None
+        if claim is not None and isinstance(claim.existing, ScanRecord):
+            return claim.existing
         asset = _upsert_asset(session, result, now, environment, labels)
         reason = golden.reason(labels, all_tags)
         asset.golden_auto = bool(reason) or asset.golden_auto
@@ -576,6 +586,8 @@ def record_scan(
             },
             actor=actor,
         )
+        if claim is not None:
+            finish_claim(session, claim, scan.id, asset.id)
         return ScanRecord(
             scan_id=scan.id,
             asset_id=asset.id,

@@ -383,3 +383,38 @@ class ChangeWindow(Base):
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+# --- scale ---
+
+
+class ScanIdempotency(Base):
+    """One row per (asset digest, scan request): the same scan delivered twice is recorded once."""
+
+    __tablename__ = "scan_idempotency"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    asset_digest: Mapped[str] = mapped_column(String(160), default="")
+    request: Mapped[str] = mapped_column(String(256), default="")
+    scan_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    asset_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class TaskRun(Base):
+    """A distributed task's attempts and outcome; ``status == 'dead'`` is the dead-letter state."""
+
+    __tablename__ = "task_runs"
+    __table_args__ = (Index("ix_task_runs_status_updated", "status", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(256), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[str] = mapped_column(Text, default="{}")
+    result: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    worker: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
