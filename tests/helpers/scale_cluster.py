@@ -198,7 +198,7 @@ class GateProxy:
 
 
 def push_poison_image(host: str, repository: str, tag: str, depth: int = 100_000) -> str:
-    """An image whose config is deeply nested JSON: the image parser dies on it with a RecursionError."""
+    """An image whose config is deeply nested JSON: refused as hostile input (it once crashed the parser)."""
     import hashlib
     import io
     import json

@@ -63,6 +63,9 @@ def cluster(
             "SHIELDWALL_TASK_RETRY_BASE": "0.5",
             "SHIELDWALL_TASK_HEARTBEAT": "1",
             "DOCKER_CONFIG": str(clean_registry_env),
+            # workers use the server's egress policy: the test registry lives on loopback, allowed as an
+            # operator allows an internal registry
+            "SHIELDWALL_EGRESS_ALLOW": "127.0.0.0/8,::1/128",
         }
     )
     for key in ("SHIELDWALL_BROKER_URL", "SHIELDWALL_DATABASE_URL", "SHIELDWALL_BROKER_VISIBILITY_TIMEOUT"):

@@ -98,6 +98,7 @@ def test_sweep_without_a_broker_scans_in_process_on_sqlite(
             "SHIELDWALL_DATA_DIR": str(tmp_path / "data"),
             "SHIELDWALL_CACHE_DIR": str(tmp_path / "cache"),
             "DOCKER_CONFIG": str(clean_registry_env),
+            "SHIELDWALL_EGRESS_ALLOW": "127.0.0.0/8,::1/128",  # the test registry is on loopback
         }
     )
     command = [sys.executable, "-m", "shieldwall", "monitor", "sweep", registry.host, "--repository", f"{prefix}/*"]
