@@ -167,8 +167,9 @@ def package_hits(package: Package, os: OSInfo | None, lookups: _Lookups, report:
         return []
     report.packages_checked += 1
     hits: list[Hit] = []
-    # An entry reached by two queries (Ubuntu:22.04:LTS and the bare Ubuntu rows both lookups return) counts once.
-    seen: set[tuple[str, str, str]] = set()
+    # An entry reached by two queries (Ubuntu:22.04:LTS and the bare Ubuntu rows both lookups return) counts
+    # once; every entry of an advisory counts (GHSA writes one entry per vulnerable range of one package).
+    seen: set[tuple[str, int]] = set()
     for query in plan.queries:
         try:
             scheme = scheme_for(query.ecosystem)
@@ -178,16 +179,19 @@ def package_hits(package: Package, os: OSInfo | None, lookups: _Lookups, report:
         for advisory in lookups.get(query.ecosystem, query.name):
             if advisory.withdrawn or _is_informational(advisory):
                 continue
-            for affected in advisory.affected:
-                key = (advisory.id, affected.ecosystem, affected.name)
+            for index, affected in enumerate(advisory.affected):
+                key = (advisory.id, index)
                 if key in seen or not _entry_matches(affected, query):
                     continue
                 seen.add(key)
                 try:
                     verdict = evaluate(affected, query.version, scheme)
                 except InvalidVersion:
-                    report.unparseable_installed.append(f"{package.name} {query.version} ({query.ecosystem})")
-                    return hits
+                    # A warning, never a silent pass; the other entries (explicit version lists) still count.
+                    warning = f"{package.name} {query.version} ({query.ecosystem})"
+                    if warning not in report.unparseable_installed:
+                        report.unparseable_installed.append(warning)
+                    continue
                 report.unparseable_advisory_versions += len(verdict.invalid)
                 report.git_ranges_skipped += verdict.git_ranges_skipped
                 if verdict.affected:
