@@ -275,6 +275,7 @@ class JobManager:
     # -- running ----------------------------------------------------------------------------
 
     def _run_scan(self, job: Job, request: ScanRequest) -> None:
+        from shieldwall.match.coverage import not_evaluated_packages, refuse_unevaluated
         from shieldwall.store.records import record_scan
 
         job = dataclasses.replace(job, status=JobStatus.RUNNING, started_at=_now())
@@ -289,6 +290,7 @@ class JobManager:
                 scanners=request.scanners,
             )
             result = self._scan(request.target, options)
+            refuse_unevaluated(result, request.scanners, self._settings.allow_incomplete_db)
             if request.cleanup is not None and str(request.cleanup) in result.target.name:
                 # an upload without a name of its own: show the uploaded file's name, not the temporary path
                 result = dataclasses.replace(result, target=dataclasses.replace(result.target, name=request.display))
@@ -311,6 +313,7 @@ class JobManager:
                     "packages": len(result.packages),
                     "findings": len(result.findings),
                     "warnings": len(result.warnings),
+                    "not_evaluated": len(not_evaluated_packages(result)),
                     "drift": record.drift,
                     **{f"findings_{k}": int(v) for k, v in record.counts.items()},
                 },

@@ -23,6 +23,7 @@ from shieldwall.cli import api_cmds, compliance, gating, store_cmds
 from shieldwall.cli import secrets as secrets_cli
 from shieldwall.cli.db import db_app
 from shieldwall.errors import InputError, ShieldwallError
+from shieldwall.match.coverage import refuse_unevaluated
 from shieldwall.match.filters import filter_vulnerabilities, parse_severities
 from shieldwall.model import ScanResult
 from shieldwall.report.formats import OutputFormat, parse_output_spec, render
@@ -178,6 +179,14 @@ def scan(
             "without it, a database older than 7 days is a warning.",
         ),
     ] = "",
+    allow_incomplete_db: Annotated[
+        bool,
+        typer.Option(
+            "--allow-incomplete-db",
+            help="Go on when the advisory database is missing, stale or has no data for an inventoried "
+            "ecosystem; the packages concerned are reported as not evaluated (default: exit 2).",
+        ),
+    ] = False,
     config: gating.ConfigOpt = None,
     fail_on: gating.FailOnOpt = None,
     policy: gating.PolicyOpt = None,
@@ -204,6 +213,7 @@ def scan(
         "exceptions": exceptions,
         "vex": vex,
         "baseline": baseline,
+        "allow_incomplete_db": allow_incomplete_db or None,
     }
     settings, gate = _guarded(lambda: gating.load_scan_settings(config, flags), debug)
     cfg = settings.config
@@ -212,6 +222,7 @@ def scan(
     options = _guarded(lambda: _db_age_options(_options(platform, no_cache), max_db_age), debug)
     options = gating.scan_options_from(options, settings, gate)
     result = _guarded(lambda: _run_scan(target, options, quiet), debug)
+    _guarded(lambda: refuse_unevaluated(result, options.scanners, cfg.allow_incomplete_db), debug)
     result = filter_vulnerabilities(result, severities, ignore_unfixed)
     result = _guarded(lambda: secrets_cli.apply_scan_baseline(result, secrets_baseline, _stderr()), debug)
     outcome = _guarded(lambda: gating.finish_gate(result, gate), debug)
@@ -263,6 +274,7 @@ def scan_files(
             severity="",
             ignore_unfixed=False,
             max_db_age="",
+            allow_incomplete_db=False,
             config=config,
             fail_on=fail_on,
             policy=None,

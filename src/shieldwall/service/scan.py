@@ -96,6 +96,7 @@ def _post_scan(result: ScanResult, options: ScanOptions, progress: ScanProgress)
     findings = list(result.findings)
     warnings = list(result.warnings)
     masked: list[str] = []
+    marks: dict[str, list[tuple[str, str]]] = {}
     for factory in builtin_post_scanners():
         scanner = factory(options)
         if scanner is None or scanner.scanner not in options.scanners:
@@ -111,7 +112,14 @@ def _post_scan(result: ScanResult, options: ScanOptions, progress: ScanProgress)
         findings.extend(output.findings)
         warnings.extend(output.warnings)
         masked.extend(output.masked)
-    result = replace(result, findings=tuple(findings), warnings=tuple(warnings), finished_at=_now())
+        for package_id, key, value in output.package_marks:
+            marks.setdefault(package_id, []).append((key, value))
+    packages = result.packages
+    if marks:
+        packages = tuple(
+            p.evolve(metadata=(*p.metadata, *marks[p.id])) if p.id in marks else p for p in result.packages
+        )
+    result = replace(result, packages=packages, findings=tuple(findings), warnings=tuple(warnings), finished_at=_now())
     return mask_secrets(result, masked) if masked else result
 
 
