@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -27,6 +25,7 @@ from shieldwall.match.coverage import refuse_unevaluated
 from shieldwall.match.filters import filter_vulnerabilities, parse_severities
 from shieldwall.model import ScanResult
 from shieldwall.report.formats import OutputFormat, parse_output_spec, render
+from shieldwall.report.write import write_report
 from shieldwall.service.progress import NullProgress, ScanProgress
 from shieldwall.service.scan import ALL_SCANNERS, ScanOptions, scan_target
 from shieldwall.vulndb.store import parse_age
@@ -95,16 +94,7 @@ def _progress(quiet: bool) -> Iterator[ScanProgress]:
 
 
 def _write(text: str, path: str) -> None:
-    if path == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    out = Path(path)
-    if out.parent and not out.parent.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
+    write_report(text, path)  # devices and FIFOs are written into, only regular files are replaced
 
 
 ScannersOpt = Annotated[
