@@ -460,8 +460,9 @@ class ComplianceOut(_Out):
     target: str
     passed: int
     failed: int
+    error: int = 0
     not_applicable: int
-    percent: float
+    percent: float | None
     controls: list[ControlOut]
 
 
