@@ -14,6 +14,7 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     base = tmp_path_factory.mktemp("shieldwall-home")
     for name in ("DATA", "CACHE", "CONFIG"):
         monkeypatch.setenv(f"SHIELDWALL_{name}_DIR", str(base / name.lower()))
+    monkeypatch.setenv("SHIELDWALL_AUDIT_WITNESS_APPEND_ONLY", "0")  # tests must be able to remove their files
 
 
 @pytest.fixture
