@@ -14,6 +14,7 @@ from shieldwall.analyze.runner import LayerResult, analyze_layer
 from shieldwall.analyze.secret.masking import mask_secrets
 from shieldwall.cache.layers import LayerCache, cache_key
 from shieldwall.errors import InputError
+from shieldwall.merge.duplicates import merge_duplicates
 from shieldwall.merge.layers import merge_layers, resolve_dependencies
 from shieldwall.model import LayerRef, ScanResult, ScanWarning
 from shieldwall.service.postscan import builtin_post_scanners
@@ -74,7 +75,8 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
     ]
     progress.stage("merging layers")
     inventory = merge_layers(layer_results)
-    packages = inventory.packages + tuple(resolve_dependencies(list(resolved.packages)))
+    # a package declared in two places (lock file and node_modules...) is one package with two locations
+    packages = merge_duplicates(inventory.packages + tuple(resolve_dependencies(list(resolved.packages))))
     result = ScanResult(
         target=resolved.target,
         layers=tuple(ref for ref, _ in layer_results if ref.digest),
