@@ -320,3 +320,34 @@ def test_an_unparseable_version_is_a_warning_and_the_other_advisories_still_matc
     )
     assert [f.rule_id for f in report.findings] == ["PYSEC-0000-2"]
     assert report.unparseable_installed == ["legacy 0.9-beta weird (PyPI)"]
+
+
+def test_a_distro_record_without_severity_takes_it_from_an_alias_with_cvss() -> None:
+    from shieldwall.vulndb.model import Severity as AdvisorySeverity
+
+    vector = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+    dsa = Advisory(
+        "DSA-9999-1",
+        aliases=("CVE-2031-0001",),
+        affected=(
+            Affected(
+                "Debian:12",
+                "openssl",
+                ranges=(VersionRange(RangeType.ECOSYSTEM, (RangeEvent("0"), RangeEvent(fixed="3.0.99-1"))),),
+            ),
+        ),
+    )
+    ghsa = Advisory(
+        "GHSA-xxxx-yyyy-zzzz",
+        aliases=("CVE-2031-0001",),
+        severity=(AdvisorySeverity("CVSS_V3", vector),),
+        affected=(Affected("PyPI", "unrelated", versions=("1.0",)),),
+    )
+    openssl = pkg(PackageType.DEB, "libssl3", "3.0.11-1~deb12u2", source_name="openssl")
+    (finding,) = match_inventory(result(DEBIAN12, openssl), InMemoryAdvisories([dsa, ghsa]))
+    assert finding.severity is Severity.CRITICAL
+    assert finding.vuln is not None and finding.vuln.cvss_vector == vector
+    assert dict(finding.evidence[0].details)["severity_from"] == "GHSA-xxxx-yyyy-zzzz"
+    # without the alias in the database: the severity is not invented
+    (alone,) = match_inventory(result(DEBIAN12, openssl), InMemoryAdvisories([dsa]))
+    assert alone.severity is Severity.UNKNOWN and alone.vuln is not None and alone.vuln.cvss_vector == ""
