@@ -24,6 +24,7 @@ from shieldwall.errors import InputError, ShieldwallError
 from shieldwall.match.coverage import refuse_unevaluated
 from shieldwall.match.filters import filter_vulnerabilities, parse_severities
 from shieldwall.model import ScanResult
+from shieldwall.report.common import summary_line
 from shieldwall.report.formats import OutputFormat, parse_output_spec, render
 from shieldwall.report.write import write_report
 from shieldwall.service.progress import NullProgress, ScanProgress
@@ -224,7 +225,14 @@ def scan(
         )
     stdout_format = OutputFormat(cfg.format)
     table_on_stdout = False
-    if not any(path == "-" for _, path in specs):
+    # stdout: a format asked for (-f, or config `format`), else the table; with --output files and no
+    # format asked for, only the one-line summary; with --quiet and no format asked for, nothing.
+    asked = format is not None or stdout_format is not OutputFormat.TABLE
+    if not any(path == "-" for _, path in specs) and not asked and (specs or quiet):
+        table_on_stdout = True  # the summary line is printed here (or, quiet, not at all)
+        if not quiet:
+            typer.echo(summary_line(result, verdict))
+    elif not any(path == "-" for _, path in specs):
         table_on_stdout = stdout_format is OutputFormat.TABLE  # it ends with the summary line already
         if stdout_format is OutputFormat.TABLE and sys.stdout.isatty():
             from shieldwall.report.table import print_table
