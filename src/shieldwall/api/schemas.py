@@ -118,6 +118,7 @@ class ScanOut(_Out):
     warning_count: int
     severity: dict[str, int]
     kind: dict[str, int]
+    not_evaluated: int = 0
 
 
 class ScanPage(_Out):
