@@ -18,6 +18,7 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     # egress policy denies by default: tests allow it as an operator would allow an internal registry.
     # The egress tests themselves set this variable to prove the default denies.
     monkeypatch.setenv("SHIELDWALL_EGRESS_ALLOW", "127.0.0.0/8,::1/128")
+    monkeypatch.setenv("SHIELDWALL_AUDIT_WITNESS_APPEND_ONLY", "0")  # tests must be able to remove their files
 
 
 @pytest.fixture

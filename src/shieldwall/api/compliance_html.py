@@ -36,6 +36,7 @@ def render_compliance_html(report: ComplianceReport, *, generated: dt.datetime |
             report=report,
             passed=report.count(Status.PASS),
             failed=report.count(Status.FAIL),
+            error=report.count(Status.ERROR),
             not_applicable=report.count(Status.NOT_APPLICABLE),
             colours={str(s): c for s, c in SEVERITY_COLOURS.items()},
             generated=when,

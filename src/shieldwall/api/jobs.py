@@ -306,7 +306,9 @@ class JobManager:
             scanners=request.scanners,
             limits=dataclasses.replace(DEFAULT_LIMITS, egress=EgressPolicy.server()),
         )
-        job = execute_scan_job(self._store, job, request, options, self._scan)
+        job = execute_scan_job(
+            self._store, job, request, options, self._scan, allow_incomplete_db=self._settings.allow_incomplete_db
+        )
         outcome = "succeeded" if job.status == JobStatus.SUCCEEDED else "failed"
         self._metrics.scans.labels(str(request.kind), outcome).inc()
         self._metrics.scan_seconds.labels(str(request.kind)).observe(time.monotonic() - started)
@@ -401,17 +403,27 @@ def redact_url(url: str) -> str:
 
 
 def execute_scan_job(
-    store: Store, job: Job, request: ScanRequest, options: ScanOptions, scan: ScanFunction, request_key: str = ""
+    store: Store,
+    job: Job,
+    request: ScanRequest,
+    options: ScanOptions,
+    scan: ScanFunction,
+    request_key: str = "",
+    *,
+    allow_incomplete_db: bool = False,
 ) -> Job:
     """Scan and record one job's target; the job as it ends (succeeded or failed, with its error).
 
     Shared by the API's thread pool and the ``api.scan`` worker task; ``request_key``
-    makes the recording idempotent (``store.idempotency``).
+    makes the recording idempotent (``store.idempotency``). Without ``allow_incomplete_db``
+    a scan whose packages could not all be checked for vulnerabilities fails (fail closed).
     """
+    from shieldwall.match.coverage import not_evaluated_packages, refuse_unevaluated
     from shieldwall.store.records import record_scan
 
     try:
         result = scan(request.target, options)
+        refuse_unevaluated(result, request.scanners, allow_incomplete_db)
         if request.cleanup is not None and str(request.cleanup) in result.target.name:
             # an upload without a name of its own: show the uploaded file's name, not the temporary path
             result = dataclasses.replace(result, target=dataclasses.replace(result.target, name=request.display))
@@ -435,6 +447,7 @@ def execute_scan_job(
                 "packages": len(result.packages),
                 "findings": len(result.findings),
                 "warnings": len(result.warnings),
+                "not_evaluated": len(not_evaluated_packages(result)),
                 "drift": record.drift,
                 **{f"findings_{k}": int(v) for k, v in record.counts.items()},
             },

@@ -483,6 +483,7 @@ class ScanView:
     warning_count: int
     severity: dict[str, int]
     kind: dict[str, int]
+    not_evaluated: int = 0  # packages the vulnerability scanner could not evaluate (an opted-out database gap)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data."""
@@ -513,6 +514,7 @@ def scan_view(row: Scan) -> ScanView:
         warning_count=row.warning_count,
         severity={str(k): int(v) for k, v in (summary.get("severity") or {}).items()},
         kind={str(k): int(v) for k, v in (summary.get("kind") or {}).items()},
+        not_evaluated=int((summary.get("not_evaluated") or {}).get("packages", 0)),
     )
 
 

@@ -118,6 +118,7 @@ class ScanOut(_Out):
     warning_count: int
     severity: dict[str, int]
     kind: dict[str, int]
+    not_evaluated: int = 0
 
 
 class ScanPage(_Out):
@@ -460,8 +461,9 @@ class ComplianceOut(_Out):
     target: str
     passed: int
     failed: int
+    error: int = 0
     not_applicable: int
-    percent: float
+    percent: float | None
     controls: list[ControlOut]
 
 

@@ -57,6 +57,7 @@ class ApiSettings:
     webhook_timeout: float = 10.0
     webhook_attempts: int = 3
     scan_cache: bool = True
+    allow_incomplete_db: bool = False  # scan jobs go on without a complete advisory database (packages not evaluated)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
@@ -71,6 +72,7 @@ class ApiSettings:
             osv_base_url=env.get("SHIELDWALL_OSV_URL", "").strip(),
             allowed_registries=_list(env, "SHIELDWALL_API_ALLOWED_REGISTRIES"),
             secure_cookies=env.get("SHIELDWALL_API_SECURE_COOKIES", "").strip().lower() in ("1", "true", "yes"),
+            allow_incomplete_db=env.get("SHIELDWALL_ALLOW_INCOMPLETE_DB", "").strip().lower() in ("1", "true", "yes"),
         )
 
     @property

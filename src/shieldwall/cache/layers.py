@@ -72,9 +72,21 @@ class LayerCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json.gz"
 
+    def _inside(self, path: Path) -> bool:
+        """False when a symbolic link under the cache root leads out of it (never written or read)."""
+        try:
+            root = self.root.resolve()
+            return path.parent.resolve().is_relative_to(root) and (
+                not path.is_symlink() or path.resolve().is_relative_to(root)
+            )
+        except (OSError, RuntimeError):
+            return False
+
     def get(self, key: str) -> LayerResult | None:
         """The cached result, or None when absent or unreadable."""
         path = self._path(key)
+        if not self._inside(path):
+            return None
         try:
             with gzip.open(path, "rb") as handle:
                 raw = json.loads(handle.read())
@@ -88,6 +100,8 @@ class LayerCache:
         """Store atomically (write to a temp file, then rename)."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not self._inside(path):
+            return  # a link planted in the cache must not make Shieldwall write elsewhere: not cached
         data = gzip.compress(json.dumps(converter.unstructure(result), separators=(",", ":")).encode(), 5)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         try:

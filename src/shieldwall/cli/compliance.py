@@ -34,7 +34,7 @@ class ReportFormat(StrEnum):
     JSON = "json"
 
 
-_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.NOT_APPLICABLE: "dim"}
+_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold yellow", Status.NOT_APPLICABLE: "dim"}
 
 
 def print_report(report: ComplianceReport, console: Console, *, show_na: bool = True, max_findings: int = 5) -> None:
@@ -65,10 +65,14 @@ def print_report(report: ComplianceReport, console: Console, *, show_na: bool = 
             result.control.id, escape(result.control.title), f"[{_STYLE[result.status]}]{status}[/]", escape(detail)
         )
     console.print(table)
+    score = (
+        "no score: no control applies to this target"
+        if report.percent is None
+        else f"[bold]{report.percent:.1f}%[/] of applicable controls pass"
+    )
     console.print(
-        f"{report.count(Status.PASS)} pass, {report.count(Status.FAIL)} fail, "
-        f"{report.count(Status.NOT_APPLICABLE)} not applicable -- [bold]{report.percent:.1f}%[/] of applicable "
-        "controls pass",
+        f"{report.count(Status.PASS)} pass, {report.count(Status.FAIL)} fail, {report.count(Status.ERROR)} error, "
+        f"{report.count(Status.NOT_APPLICABLE)} not applicable -- {score}",
         highlight=False,
     )
 

@@ -447,7 +447,45 @@ def status(
             return opened.status(datetime.now(UTC))
 
     result = _guard(read, debug)
+    missing = _guard(lambda: inventoried_without_data(result), debug)
     if format is StatusFormat.JSON:
-        typer.echo(status_json(result), nl=False)
+        data = json.loads(status_json(result))
+        data["inventoried_without_data"] = missing
+        typer.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
-        _print_status(result, Console(width=max(100, int(os.environ.get("COLUMNS", "0") or 0))))
+        console = Console(width=max(100, int(os.environ.get("COLUMNS", "0") or 0)))
+        _print_status(result, console)
+        if missing:
+            console.print(
+                f"[yellow]Inventoried ecosystems without data:[/] {', '.join(missing)} "
+                "(scans of these packages fail closed; run `shieldwall db update`)",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+def inventoried_without_data(status: DbStatus) -> list[str] | None:
+    """Base ecosystems of the store's inventories that the database has no advisories for.
+
+    None when there is no store to ask (no ``SHIELDWALL_DATABASE_URL`` and no SQLite store file): the
+    database alone cannot know what will be scanned.
+    """
+    from sqlalchemy import select
+
+    from shieldwall.store.core import Store
+    from shieldwall.store.db import ENV_DATABASE_URL, database_url
+    from shieldwall.store.schema import InventoryPackage
+
+    url = database_url()
+    if not os.environ.get(ENV_DATABASE_URL, "").strip():
+        file = Path(url.removeprefix("sqlite:///"))
+        if not file.is_file():
+            return None
+    store = Store.open(url, run_migrations=False)
+    try:
+        with store.session() as session:
+            inventoried = set(session.scalars(select(InventoryPackage.ecosystem).distinct()))
+    finally:
+        store.close()
+    held = {eco.split(":", 1)[0].strip() for eco, _ in status.ecosystems}
+    return sorted(e for e in inventoried if e and e not in held)

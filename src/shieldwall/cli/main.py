@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -28,10 +26,13 @@ from shieldwall.cli import sweep as sweep_cli
 from shieldwall.cli import worker as worker_cli
 from shieldwall.cli.db import db_app
 from shieldwall.errors import InputError, ShieldwallError
+from shieldwall.match.coverage import refuse_unevaluated
 from shieldwall.match.filters import filter_vulnerabilities, parse_severities
 from shieldwall.model import ScanResult
+from shieldwall.report.common import summary_line
 from shieldwall.report.formats import OutputFormat, parse_output_spec, render
 from shieldwall.report.safe_text import print_error
+from shieldwall.report.write import write_report
 from shieldwall.service.progress import NullProgress, ScanProgress
 from shieldwall.service.scan import ALL_SCANNERS, ScanOptions, scan_target
 from shieldwall.vulndb.store import parse_age
@@ -100,16 +101,7 @@ def _progress(quiet: bool) -> Iterator[ScanProgress]:
 
 
 def _write(text: str, path: str) -> None:
-    if path == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    out = Path(path)
-    if out.parent and not out.parent.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
+    write_report(text, path)  # devices and FIFOs are written into, only regular files are replaced
 
 
 ScannersOpt = Annotated[
@@ -184,6 +176,14 @@ def scan(
             "without it, a database older than 7 days is a warning.",
         ),
     ] = "",
+    allow_incomplete_db: Annotated[
+        bool,
+        typer.Option(
+            "--allow-incomplete-db",
+            help="Go on when the advisory database is missing, stale or has no data for an inventoried "
+            "ecosystem; the packages concerned are reported as not evaluated (default: exit 2).",
+        ),
+    ] = False,
     config: gating.ConfigOpt = None,
     fail_on: gating.FailOnOpt = None,
     policy: gating.PolicyOpt = None,
@@ -210,6 +210,7 @@ def scan(
         "exceptions": exceptions,
         "vex": vex,
         "baseline": baseline,
+        "allow_incomplete_db": allow_incomplete_db or None,
     }
     settings, gate = _guarded(lambda: gating.load_scan_settings(config, flags), debug)
     cfg = settings.config
@@ -218,6 +219,7 @@ def scan(
     options = _guarded(lambda: _db_age_options(_options(platform, no_cache), max_db_age), debug)
     options = gating.scan_options_from(options, settings, gate)
     result = _guarded(lambda: _run_scan(target, options, quiet), debug)
+    _guarded(lambda: refuse_unevaluated(result, options.scanners, cfg.allow_incomplete_db), debug)
     result = filter_vulnerabilities(result, severities, ignore_unfixed)
     result = _guarded(lambda: secrets_cli.apply_scan_baseline(result, secrets_baseline, _stderr()), debug)
     outcome = _guarded(lambda: gating.finish_gate(result, gate), debug)
@@ -229,7 +231,14 @@ def scan(
         )
     stdout_format = OutputFormat(cfg.format)
     table_on_stdout = False
-    if not any(path == "-" for _, path in specs):
+    # stdout: a format asked for (-f, or config `format`), else the table; with --output files and no
+    # format asked for, only the one-line summary; with --quiet and no format asked for, nothing.
+    asked = format is not None or stdout_format is not OutputFormat.TABLE
+    if not any(path == "-" for _, path in specs) and not asked and (specs or quiet):
+        table_on_stdout = True  # the summary line is printed here (or, quiet, not at all)
+        if not quiet:
+            typer.echo(summary_line(result, verdict))
+    elif not any(path == "-" for _, path in specs):
         table_on_stdout = stdout_format is OutputFormat.TABLE  # it ends with the summary line already
         if stdout_format is OutputFormat.TABLE and sys.stdout.isatty():
             from shieldwall.report.table import print_table
@@ -269,6 +278,7 @@ def scan_files(
             severity="",
             ignore_unfixed=False,
             max_db_age="",
+            allow_incomplete_db=False,
             config=config,
             fail_on=fail_on,
             policy=None,

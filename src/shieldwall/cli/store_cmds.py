@@ -261,19 +261,33 @@ audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=
 @audit_app.command("verify")
 def audit_verify(
     public_key: Annotated[
-        Path | None, typer.Option("--public-key", help="Ed25519 public key (PEM) to check checkpoints with.")
+        list[Path] | None,
+        typer.Option(
+            "--public-key",
+            help="Ed25519 public key (PEM) to check checkpoints with; repeatable (keys rotated out keep verifying).",
+        ),
+    ] = None,
+    witness: Annotated[
+        str | None,
+        typer.Option(
+            "--witness",
+            help="Witness file (JSON lines) or http(s) URL serving it: the trail must not end before, nor differ "
+            "from, any checkpoint it saw (default: the store's own witness file when it exists).",
+        ),
     ] = None,
     format: FormatOpt = "table",
     debug: DebugOpt = False,
 ) -> None:
     """Check every link of the hash chain and every signed checkpoint; exit 1 at the first broken link."""
     from shieldwall.store.audit import load_public_key, verify
+    from shieldwall.store.witness import load_witness
 
     def run() -> Any:
         _check_format(format)
-        key = load_public_key(public_key) if public_key is not None else None
+        key = [load_public_key(p) for p in public_key] if public_key else None
+        seen = load_witness(witness) if witness else None
         with _open_store() as store:
-            return verify(store, key)
+            return verify(store, key, seen)
 
     report = _guarded(run, debug)
     doc = {

@@ -45,6 +45,11 @@ class ShieldwallConfig(_Strict):
     format: str = Field(default="table", description="Format printed on stdout.")
     cache_dir: str | None = Field(default=None, description="Per-layer analysis cache directory.")
     data_dir: str | None = Field(default=None, description="Advisory database and store directory.")
+    allow_incomplete_db: bool = Field(
+        default=False,
+        description="Go on when the advisory database is missing, stale or lacks an inventoried ecosystem "
+        "(the packages concerned are reported as not evaluated).",
+    )
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     secrets: dict[str, Any] = Field(default_factory=dict, description="Secret scanner settings.")
     malware: dict[str, Any] = Field(default_factory=dict, description="Malware scanner settings.")

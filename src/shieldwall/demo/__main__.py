@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -27,8 +28,10 @@ def main(argv: list[str]) -> int:
     )
     result = scan_target(f"docker-archive:{archive}")
     print_table(result, console)
+    # The follow-up command must find the demo's advisory database (a scan without one fails closed).
+    data = shlex.quote(str(default_db_path().parent.parent))
     console.print(
-        f"\nTry: [bold].venv/bin/shieldwall scan docker-archive:{archive} --format json[/]"
+        f"\nTry: [bold]SHIELDWALL_DATA_DIR={data} .venv/bin/shieldwall scan docker-archive:{archive} --format json[/]"
         f" or [bold].venv/bin/shieldwall sbom docker-archive:{archive} --format spdx[/]"
     )
     return 0

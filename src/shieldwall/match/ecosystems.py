@@ -85,6 +85,15 @@ def _major(version: str) -> str:
     return version.split(".", 1)[0].strip()
 
 
+def _debian_release(version: str) -> str:
+    """OSV's Debian release name: ``12`` from 12.5; releases before 7 were ``major.minor`` (``6.0`` squeeze)."""
+    major = _major(version)
+    parts = version.split(".")
+    if int(major) < 7 and len(parts) >= 2 and parts[1].strip().isdigit():
+        return f"{major}.{parts[1].strip()}"
+    return major
+
+
 def _distro_ecosystems(os: OSInfo | None, kind: PackageType) -> tuple[tuple[str, ...], str]:
     """The release-specific ecosystems of the scanned OS for an OS package type, or why there are none."""
     if os is None or not os.family:
@@ -92,7 +101,7 @@ def _distro_ecosystems(os: OSInfo | None, kind: PackageType) -> tuple[tuple[str,
     family, version = os.family.lower(), os.version.strip()
     if kind is PackageType.DEB:
         if family == "debian" and _major(version).isdigit():
-            return (f"Debian:{_major(version)}",), ""
+            return (f"Debian:{_debian_release(version)}",), ""
         if family == "ubuntu" and version:
             return (f"Ubuntu:{version}:LTS", f"Ubuntu:{version}"), ""
     elif kind is PackageType.APK:

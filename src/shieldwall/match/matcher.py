@@ -64,6 +64,36 @@ class PrioritySource(Protocol):
         ...
 
 
+@runtime_checkable
+class AliasSource(Protocol):
+    """Advisories by ID or alias (``VulnDB`` provides it): where a finding without a CVSS vector finds one."""
+
+    def by_alias(self, alias: str) -> Sequence[Advisory]:
+        """Every advisory whose id or aliases include ``alias``."""
+        ...
+
+
+class _AliasVectors:
+    """CVSS vectors of the advisories sharing an ID with a finding (a distro record's CVE in GHSA/NVD), cached."""
+
+    def __init__(self, inner: AliasSource) -> None:
+        self._inner = inner
+        self._cache: dict[str, list[tuple[str, str, str]]] = {}
+
+    def vectors(self, ident: str) -> list[tuple[str, str, str]]:
+        """(advisory id, vector type, vector) of every alias advisory of ``ident`` that has one."""
+        hit = self._cache.get(ident)
+        if hit is None:
+            hit = [
+                (advisory.id, sev.type, sev.score)
+                for advisory in self._inner.by_alias(ident)
+                for sev in (*advisory.severity, *(s for a in advisory.affected for s in a.severity))
+                if sev.type.startswith("CVSS")
+            ]
+            self._cache[ident] = hit
+        return hit
+
+
 class InMemoryAdvisories:
     """An ``AdvisorySource`` over a list of advisories, indexed like the database (for tests and fixtures)."""
 
@@ -91,6 +121,13 @@ class InMemoryAdvisories:
             for advisory in self._index.get((eco, normalize_name(eco, name)), ()):
                 found.setdefault(advisory.id, advisory)
         return [found[k] for k in sorted(found)]
+
+    def by_alias(self, alias: str) -> list[Advisory]:
+        """Every advisory whose id or aliases include ``alias``."""
+        return sorted(
+            {a.id: a for advs in self._index.values() for a in advs if alias == a.id or alias in a.aliases}.values(),
+            key=lambda a: a.id,
+        )
 
     def kev(self, cve_id: str) -> KevEntry | None:
         """The KEV entry of a CVE, or None."""
@@ -167,8 +204,9 @@ def package_hits(package: Package, os: OSInfo | None, lookups: _Lookups, report:
         return []
     report.packages_checked += 1
     hits: list[Hit] = []
-    # An entry reached by two queries (Ubuntu:22.04:LTS and the bare Ubuntu rows both lookups return) counts once.
-    seen: set[tuple[str, str, str]] = set()
+    # An entry reached by two queries (Ubuntu:22.04:LTS and the bare Ubuntu rows both lookups return) counts
+    # once; every entry of an advisory counts (GHSA writes one entry per vulnerable range of one package).
+    seen: set[tuple[str, int]] = set()
     for query in plan.queries:
         try:
             scheme = scheme_for(query.ecosystem)
@@ -178,16 +216,19 @@ def package_hits(package: Package, os: OSInfo | None, lookups: _Lookups, report:
         for advisory in lookups.get(query.ecosystem, query.name):
             if advisory.withdrawn or _is_informational(advisory):
                 continue
-            for affected in advisory.affected:
-                key = (advisory.id, affected.ecosystem, affected.name)
+            for index, affected in enumerate(advisory.affected):
+                key = (advisory.id, index)
                 if key in seen or not _entry_matches(affected, query):
                     continue
                 seen.add(key)
                 try:
                     verdict = evaluate(affected, query.version, scheme)
                 except InvalidVersion:
-                    report.unparseable_installed.append(f"{package.name} {query.version} ({query.ecosystem})")
-                    return hits
+                    # A warning, never a silent pass; the other entries (explicit version lists) still count.
+                    warning = f"{package.name} {query.version} ({query.ecosystem})"
+                    if warning not in report.unparseable_installed:
+                        report.unparseable_installed.append(warning)
+                    continue
                 report.unparseable_advisory_versions += len(verdict.invalid)
                 report.git_ranges_skipped += verdict.git_ranges_skipped
                 if verdict.affected:
@@ -271,7 +312,7 @@ def _title(primary: Advisory, hits: Sequence[Hit], rule_id: str) -> str:
     return rule_id
 
 
-def _evidence(hit: Hit, package: Package) -> Evidence:
+def _evidence(hit: Hit, package: Package, severity_from: str = "") -> Evidence:
     details = [
         ("advisory", hit.advisory.id),
         ("ecosystem", hit.affected.ecosystem),
@@ -281,6 +322,8 @@ def _evidence(hit: Hit, package: Package) -> Evidence:
     ]
     if hit.verdict.git_ranges_skipped:
         details.append(("git_ranges_skipped", str(hit.verdict.git_ranges_skipped)))
+    if severity_from:
+        details.append(("severity_from", severity_from))  # the CVSS vector came from this alias advisory
     confidence = 0.9 if hit.query.matcher in ("dpkg-matcher", "apk-matcher") else 1.0
     return Evidence(
         detector=hit.query.matcher,
@@ -292,8 +335,15 @@ def _evidence(hit: Hit, package: Package) -> Evidence:
     )
 
 
-def build_finding(package: Package, hits: Sequence[Hit], priorities: PrioritySource | None) -> Finding:
-    """One vulnerability finding for ``package`` from the hits of one vulnerability."""
+def build_finding(
+    package: Package, hits: Sequence[Hit], priorities: PrioritySource | None, aliases: _AliasVectors | None = None
+) -> Finding:
+    """One vulnerability finding for ``package`` from the hits of one vulnerability.
+
+    Severity: the best CVSS vector of the hits; else the best vector of another advisory in the database
+    sharing one of the IDs (most distro CVE records have none of their own); else the vendor's rating
+    (Debian urgency, Ubuntu priority...); UNKNOWN only when nothing knows.
+    """
     ids = {i for h in hits for i in (h.advisory.id, *h.advisory.aliases)}
     advisory_ids = [h.advisory.id for h in hits]
     rule_id = _primary_id(ids, advisory_ids)
@@ -301,6 +351,13 @@ def build_finding(package: Package, hits: Sequence[Hit], priorities: PrioritySou
     fixed = _fixed(hits)
     vectors = [(s.type, s.score) for h in hits for s in (*h.affected.severity, *h.advisory.severity)]
     cvss = best_cvss(vectors)
+    severity_from = ""
+    if cvss is None and aliases is not None:
+        hit_ids = {h.advisory.id for h in hits}
+        borrowed = [v for i in sorted(ids) for v in aliases.vectors(i) if v[0] not in hit_ids]
+        cvss = best_cvss((kind, vector) for _, kind, vector in borrowed)
+        if cvss is not None:
+            severity_from = next((a for a, _, vector in borrowed if vector == cvss.vector), borrowed[0][0])
     vendor = _vendor_rating(hits)
     severity = cvss.severity if cvss is not None else vendor_severity(vendor)
     if cvss is not None and severity is Severity.UNKNOWN and vendor:
@@ -330,7 +387,7 @@ def build_finding(package: Package, hits: Sequence[Hit], priorities: PrioritySou
         fix=fix,
         aliases=tuple(sorted(ids - {rule_id})),
         references=tuple(references),
-        evidence=tuple(_evidence(h, package) for h in sorted(hits, key=lambda h: h.advisory.id)),
+        evidence=tuple(_evidence(h, package, severity_from) for h in sorted(hits, key=lambda h: h.advisory.id)),
         fingerprint_material=f"{rule_id}\x00{package.purl}",
         vuln=VulnDetails(
             installed_version=installed,
@@ -383,10 +440,11 @@ def match_packages(
         priorities = _CachedPriorities(priorities)
     report = MatchReport()
     lookups = _Lookups(source)
+    aliases = _AliasVectors(source) if isinstance(source, AliasSource) else None
     for package in packages:
         hits = package_hits(package, os, lookups, report)
         for group in group_hits(hits):
-            report.findings.append(build_finding(package, group, priorities))
+            report.findings.append(build_finding(package, group, priorities, aliases))
     report.lookups = lookups.count
     return report
 

@@ -1,9 +1,10 @@
 """The ``vulnerability`` post-scanner: the merged inventory against the local advisory database.
 
 The database is opened read-only at ``ScanOptions.data_dir`` (or the default
-data directory). Without one the scan still succeeds, with a single warning
-that says how to get one; a database older than the allowed age adds a
-warning too (or fails the scan, when asked to).
+data directory). Without one, with one older than the allowed age, or
+without data for an inventoried ecosystem, the scan completes but marks the
+packages concerned "not evaluated" (``coverage.py``): the gate refuses to
+pass on such a result unless explicitly told to go on.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shieldwall.match.coverage import METADATA_KEY, NOT_EVALUATED, Coverage, ecosystem_gaps, whole_inventory
 from shieldwall.match.matcher import MatchReport, match_packages
 from shieldwall.model import ScanResult, ScanWarning
 from shieldwall.vulndb.store import VulnDB, check_db_age, default_db_path
@@ -27,7 +29,14 @@ DEFAULT_MAX_DB_AGE = timedelta(days=7)
 
 
 class VulnerabilityScanner:
-    """Matches every package of the merged result against the advisory database."""
+    """Matches every package of the merged result against the advisory database.
+
+    What it cannot evaluate (no database, a database older than ``max_db_age``,
+    an inventoried ecosystem without data) is never a silent pass: each gap is
+    a ``not evaluated:`` warning and the packages it touches are marked (see
+    ``coverage.py``); the gate refuses to pass on them unless opted out.
+    ``fail_on_stale_db`` (``--max-db-age``) raises on a stale database at once.
+    """
 
     def __init__(
         self, db_path: Path, max_db_age: timedelta | None = DEFAULT_MAX_DB_AGE, fail_on_stale_db: bool = False
@@ -39,20 +48,44 @@ class VulnerabilityScanner:
         self.fail_on_stale_db = fail_on_stale_db
 
     def run(self, result: ScanResult) -> PostScanOutput:
-        """Findings for the inventory, plus warnings for a missing/stale database and unmatchable packages."""
+        """Findings for the inventory, plus warnings and marks for what was not evaluated."""
         from shieldwall.service.postscan import PostScanOutput  # the service layer imports this module
 
         if not self.db_path.is_file():
-            return PostScanOutput(warnings=(ScanWarning(NAME, NO_DATABASE, str(self.db_path)),))
+            gaps = whole_inventory(result.packages, result.os, f"no vulnerability database at {self.db_path}")
+            return PostScanOutput(
+                warnings=(ScanWarning(NAME, NO_DATABASE, str(self.db_path)), *_gap_warnings(gaps)),
+                package_marks=_marks(gaps),
+            )
         warnings: list[ScanWarning] = []
         with VulnDB.open(self.db_path, readonly=True) as db:
+            gaps = Coverage()
             if self.max_db_age is not None:
                 stale = check_db_age(db, self.max_db_age, self.fail_on_stale_db)  # raises InputError on fail
                 if stale:
                     warnings.append(ScanWarning(NAME, stale, str(self.db_path)))
+                    gaps = whole_inventory(result.packages, result.os, "the vulnerability database is stale")
+            if not gaps:
+                gaps = ecosystem_gaps(result.packages, result.os, db.ecosystems())
             report = match_packages(result.packages, result.os, db)
         warnings.extend(report_warnings(report))
-        return PostScanOutput(findings=tuple(report.findings), warnings=tuple(warnings))
+        warnings.extend(_gap_warnings(gaps))
+        return PostScanOutput(findings=tuple(report.findings), warnings=tuple(warnings), package_marks=_marks(gaps))
+
+
+def _gap_warnings(gaps: Coverage) -> list[ScanWarning]:
+    return [
+        ScanWarning(NAME, f"{NOT_EVALUATED} {len(ids)} package(s): {reason}")
+        for reason, ids in sorted(gaps.reasons.items())
+    ]
+
+
+def _marks(gaps: Coverage) -> tuple[tuple[str, str, str], ...]:
+    return tuple(
+        (package_id, METADATA_KEY, f"not evaluated: {reason}")
+        for reason, ids in sorted(gaps.reasons.items())
+        for package_id in ids
+    )
 
 
 def report_warnings(report: MatchReport) -> Iterator[ScanWarning]:

@@ -8,11 +8,16 @@ events, never on a scan result (such a control is not applicable to a scan).
 
 * **fail**: at least one active finding of the control's checks (not set aside by an in-file comment,
   an exception or a VEX statement);
+* **error**: no finding, but the evidence is incomplete: a file of the control's input kind failed to
+  parse, or the scanner behind a selector reported warnings (packages not evaluated, unreadable
+  files...). Never a pass;
 * **pass**: the control's checks could run -- the target had input of their kind (a Dockerfile, a
-  manifest, an image config...) or, for selectors, the scanner ran -- and found nothing;
-* **not applicable**: no automated check (a manual control), or nothing in the target they apply to.
+  manifest, an image config...) or, for selectors, the scanner ran over something it applies to (a
+  vulnerability selector needs packages) -- and found nothing;
+* **not applicable**: no automated check (a manual control), or nothing in the target they apply to;
+  host-file controls (``/etc/ssh``, ``/etc/login.defs``...) never apply to images or SBOMs.
 
-The percentage is passed / (passed + failed).
+The percentage is passed / (passed + failed + error); a target where no control applies has no score.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class Status(StrEnum):
 
     PASS = "pass"
     FAIL = "fail"
+    ERROR = "error"
     NOT_APPLICABLE = "not-applicable"
 
 
@@ -100,10 +106,11 @@ class ComplianceReport:
         return sum(1 for r in self.results if r.status is status)
 
     @property
-    def percent(self) -> float:
-        """Share of applicable controls that pass (100 when none applies)."""
-        passed, failed = self.count(Status.PASS), self.count(Status.FAIL)
-        return 100.0 if passed + failed == 0 else round(100.0 * passed / (passed + failed), 1)
+    def percent(self) -> float | None:
+        """Share of evaluated controls that pass; None (no score) when no control applies."""
+        passed, failed, error = self.count(Status.PASS), self.count(Status.FAIL), self.count(Status.ERROR)
+        total = passed + failed + error
+        return None if total == 0 else round(100.0 * passed / total, 1)
 
 
 def framework_ids() -> list[str]:
@@ -204,6 +211,77 @@ def _selector_matches(selector: str, finding: Finding) -> bool:
     return True
 
 
+_WARNING_SCANNER = {
+    "vulnerability": "vuln",
+    "secret": "secret",
+    "sensitive-file": "secret",
+    "image-config-secrets": "secret",
+    "malware": "malware",
+    "license": "license",
+}
+_WARNING_INPUT = {"misconfig-host": InputKind.HOST, "misconfig-post": InputKind.IMAGE_CONFIG}
+
+
+def _package_analyzers() -> frozenset[str]:
+    from shieldwall.analyze.registry import load_analyzers
+
+    names = set()
+    for analyzer in load_analyzers(include_plugins=False):
+        module = type(analyzer).__module__
+        if module.startswith(("shieldwall.analyze.lang", "shieldwall.analyze.os")):
+            names.add(analyzer.name)
+    return frozenset(names)
+
+
+@dataclass(frozen=True, slots=True)
+class Touched:
+    """Which scanners' and which misconfiguration inputs' evidence is incomplete, with one example each."""
+
+    scanners: dict[str, str]
+    inputs: dict[str, str]
+
+
+def touched_by_warnings(result: ScanResult, parsers: Sequence[InputParser] | None = None) -> Touched:
+    """Map the scan's warnings to the scanners and input kinds whose results they make incomplete."""
+    scanners: dict[str, str] = {}
+    inputs: dict[str, str] = {}
+    package_analyzers = _package_analyzers()
+    chosen = builtin_parsers() if parsers is None else parsers
+    for warning in result.warnings:
+        text = f"{warning.source}: {warning.message}"[:300]
+        if warning.source in _WARNING_SCANNER:
+            scanners.setdefault(_WARNING_SCANNER[warning.source], text)
+        elif warning.source in package_analyzers:
+            scanners.setdefault("vuln", text)  # an inventory that could not be read cannot be matched
+        elif warning.source in _WARNING_INPUT:
+            inputs.setdefault(_WARNING_INPUT[warning.source], text)
+        elif warning.source == "misconfig-setuid":
+            inputs.setdefault(InputKind.FILE_MODE, text)
+        elif warning.source.startswith("misconfig") and warning.path:
+            info = FileInfo(warning.path, 0, 0o100644)
+            for parser in chosen:
+                if parser.claims(warning.path, info):
+                    inputs.setdefault(parser.input, text)
+    return Touched(scanners, inputs)
+
+
+def _is_host(kind: str) -> bool:
+    return kind == InputKind.HOST or kind.startswith(f"{InputKind.HOST}-")
+
+
+def _has_content(result: ScanResult) -> bool:
+    """Whether the target had anything a scanner could look at (an empty directory has not)."""
+    if result.packages or result.findings or result.layers or result.image is not None:
+        return True
+    if result.target.ref.kind is TargetKind.DIRECTORY:
+        root = Path(result.target.ref.value)
+        try:
+            return root.is_dir() and any(True for _ in root.iterdir())
+        except OSError:
+            return False
+    return True
+
+
 def evaluate(
     framework: Framework,
     result: ScanResult,
@@ -211,9 +289,12 @@ def evaluate(
     inputs: Iterable[str],
     scanners: Iterable[str],
 ) -> ComplianceReport:
-    """Pass/fail/not-applicable for every control of ``framework`` against ``result``."""
-    present = set(inputs)
+    """Pass/fail/error/not-applicable for every control of ``framework`` against ``result``."""
+    image_like = result.target.ref.kind is not TargetKind.DIRECTORY
+    present = {i for i in inputs if not (image_like and _is_host(i))}
+    content = _has_content(result)
     ran = set(scanners)
+    touched = touched_by_warnings(result)
     by_rule: dict[str, list[Finding]] = {}
     for finding in result.findings:
         by_rule.setdefault(finding.rule_id, []).append(finding)
@@ -223,20 +304,36 @@ def evaluate(
         applicable: list[str] = []
         unknown: list[str] = []
         events = [ref for ref in control.checks if ref.startswith(EVENT_SELECTOR)]
+        errors: list[str] = []
+        host_only = bool(control.checks)
         for ref in control.checks:
             if ref.startswith(EVENT_SELECTOR):
                 continue
             if ref.startswith(SELECTOR):
+                host_only = False
                 kind = ref.removeprefix(SELECTOR).split(":", 1)[0]
                 scanner = next((s for k, s in _SCANNER_OF_KIND.items() if k.value == kind), kind)
-                if scanner in ran:
+                if scanner in ran and scanner in touched.scanners:
+                    errors.append(touched.scanners[scanner])
+                # nothing to check: an empty target, or a vulnerability selector over a target without packages
+                if scanner in ran and content and (scanner != "vuln" or result.packages):
                     applicable.append(ref)
                 hits += [f for f in result.findings if _selector_matches(ref, f)]
                 continue
             item = checks.get(ref)
             if item is None:
                 unknown.append(ref)
+                host_only = False
                 continue
+            if not _is_host(item.input):
+                host_only = False
+            elif image_like:
+                continue  # host-file checks do not apply to images: neither their findings nor a pass
+            touched_input = touched.inputs.get(item.input) or (
+                _is_host(item.input) and touched.inputs.get(InputKind.HOST)
+            )
+            if "misconfig" in ran and touched_input:
+                errors.append(touched_input)
             if item.input in present and "misconfig" in ran:
                 applicable.append(ref)
             hits += by_rule.get(ref, [])
@@ -244,6 +341,10 @@ def evaluate(
         suppressed = tuple(f for f in hits if not f.active)
         if active:
             status, reason = Status.FAIL, f"{len(active)} finding(s)"
+        elif errors:
+            status, reason = Status.ERROR, f"incomplete evidence: {'; '.join(dict.fromkeys(errors))}"[:500]
+        elif host_only and image_like:
+            status, reason = Status.NOT_APPLICABLE, "host-file control: does not apply to images or SBOMs"
         elif applicable:
             status, reason = Status.PASS, f"checked by {', '.join(applicable)}"
         elif not control.checks:
@@ -287,6 +388,7 @@ def report_json(report: ComplianceReport) -> str:
             "controls": len(report.results),
             "pass": report.count(Status.PASS),
             "fail": report.count(Status.FAIL),
+            "error": report.count(Status.ERROR),
             "not_applicable": report.count(Status.NOT_APPLICABLE),
             "percent": report.percent,
         },

@@ -45,6 +45,7 @@ from sqlalchemy import select
 from shieldwall.alert.dispatch import Dispatcher
 from shieldwall.egress import EgressPolicy
 from shieldwall.errors import ShieldwallError
+from shieldwall.match.coverage import refuse_unevaluated
 from shieldwall.model import ScanResult
 from shieldwall.service.monitor_config import MonitorConfig, WatchedRegistry, WebhookConfig
 from shieldwall.service.rematch import rematch_from_vulndb
@@ -332,6 +333,7 @@ class Monitor:
             return
         log.info("scanning", extra={"event": "scan-start", "image": f"{full_repository}:{tag.tag}", "target": text})
         result = self._scan(text, self._options)
+        refuse_unevaluated(result, self.config.scanners, self.config.allow_incomplete_db)  # never stored as clean
         record = record_scan(
             self.store,
             result,

@@ -102,6 +102,7 @@ class MonitorConfig(_Strict):
     webhook: WebhookConfig | None = None
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     scanners: tuple[str, ...] = ("vuln", "secret", "malware", "misconfig", "license")
+    allow_incomplete_db: bool = False  # go on without a complete advisory database (packages not evaluated)
     alert_dispatch_interval: float = 2.0
 
     @field_validator("interval", "rescan_interval", "vulndb_check_interval", "alert_dispatch_interval", mode="before")

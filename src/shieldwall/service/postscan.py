@@ -34,6 +34,7 @@ class PostScanOutput:
     findings: tuple[Finding, ...] = ()
     warnings: tuple[ScanWarning, ...] = ()
     masked: tuple[str, ...] = ()  # secret values to redact wherever the result repeats the image config
+    package_marks: tuple[tuple[str, str, str], ...] = ()  # (package id, metadata key, value) to add to packages
 
 
 class PostScanner(Protocol):

@@ -15,6 +15,7 @@ from shieldwall.analyze.secret.imageconfig import secret_matcher
 from shieldwall.analyze.secret.masking import scrub_secrets
 from shieldwall.cache.layers import LayerCache, LayerResultCache, cache_key
 from shieldwall.errors import InputError
+from shieldwall.merge.duplicates import merge_duplicates
 from shieldwall.merge.layers import merge_layers, resolve_dependencies
 from shieldwall.model import LayerRef, ScanResult, ScanWarning
 from shieldwall.service.postscan import builtin_post_scanners
@@ -88,7 +89,8 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
         layer_results.append((layer.ref, outcome))
     progress.stage("merging layers")
     inventory = merge_layers(layer_results)
-    packages = inventory.packages + tuple(resolve_dependencies(list(resolved.packages)))
+    # a package declared in two places (lock file and node_modules...) is one package with two locations
+    packages = merge_duplicates(inventory.packages + tuple(resolve_dependencies(list(resolved.packages))))
     result = ScanResult(
         target=resolved.target,
         layers=tuple(ref for ref, _ in layer_results if ref.digest),
@@ -110,6 +112,7 @@ def _post_scan(result: ScanResult, options: ScanOptions, progress: ScanProgress)
     findings = list(result.findings)
     warnings = list(result.warnings)
     masked: list[str] = []
+    marks: dict[str, list[tuple[str, str]]] = {}
     for factory in builtin_post_scanners():
         scanner = factory(options)
         if scanner is None or scanner.scanner not in options.scanners:
@@ -125,7 +128,14 @@ def _post_scan(result: ScanResult, options: ScanOptions, progress: ScanProgress)
         findings.extend(output.findings)
         warnings.extend(output.warnings)
         masked.extend(output.masked)
-    result = replace(result, findings=tuple(findings), warnings=tuple(warnings), finished_at=_now())
+        for package_id, key, value in output.package_marks:
+            marks.setdefault(package_id, []).append((key, value))
+    packages = result.packages
+    if marks:
+        packages = tuple(
+            p.evolve(metadata=(*p.metadata, *marks[p.id])) if p.id in marks else p for p in result.packages
+        )
+    result = replace(result, packages=packages, findings=tuple(findings), warnings=tuple(warnings), finished_at=_now())
     return _scrub(result, masked, options)
 
 

@@ -10,10 +10,14 @@ and names the first broken link.
 
 A chain alone can be rewritten from a point on by someone who recomputes
 every later hash, so every ``checkpoint_every`` events (and on demand) the
-head is signed with an Ed25519 key that lives outside the database (a PEM
-file under the data directory, or ``SHIELDWALL_AUDIT_KEY``): a rewrite up to a
-checkpoint no longer matches its signature. Events after the last checkpoint
-are only chained; ``verify`` says how many.
+head is signed with an Ed25519 key that lives outside the database and the
+data directory (a PEM file, mode 0600, under the configuration directory, or
+``SHIELDWALL_AUDIT_KEY``): a rewrite up to a checkpoint no longer matches its
+signature. ``verify`` also fails when a checkpoint the cadence requires is
+missing (checkpoint rows deleted). Every checkpoint is also written to a
+witness outside the database (``witness.py``): a re-chained and truncated
+trail no longer matches what the witness saw. Events after the last
+checkpoint are only chained; ``verify`` says how many.
 
 Appends happen inside the caller's transaction, so a recorded change and its
 audit event commit together or not at all. Concurrent appends are
@@ -29,7 +33,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -44,6 +48,7 @@ from sqlalchemy.orm import Session
 from shieldwall.errors import ConfigError, InputError
 from shieldwall.store.core import Store
 from shieldwall.store.schema import AuditCheckpoint, AuditEvent
+from shieldwall.store.witness import WitnessEntry, witness_after_commit
 
 GENESIS = "0" * 64
 _ADVISORY_LOCK_ID = 0x5348_4C44_4155_4454 & 0x7FFF_FFFF_FFFF_FFFF  # "SHLDAUDT"
@@ -236,6 +241,7 @@ def _sign(store: Store, session: Session, head: AuditEvent) -> AuditCheckpoint:
     checkpoint = AuditCheckpoint(seq=head.seq, event_hash=head.hash, at=at, key_id=kid, signature=signature)
     session.add(checkpoint)
     session.flush()
+    witness_after_commit(session, store.witness_path, WitnessEntry(head.seq, head.hash, at, kid, signature))
     return checkpoint
 
 
@@ -301,24 +307,66 @@ def _iter_events(session: Session) -> Iterator[AuditEvent]:
         session.expunge_all()
 
 
-def verify(store: Store, public_key: Ed25519PublicKey | None = None) -> VerifyReport:
-    """Walk the chain and the checkpoints; report the first broken link (``report.ok`` when none).
+def verify(
+    store: Store,
+    public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey] | None = None,
+    witness: Sequence[WitnessEntry] | None = None,
+) -> VerifyReport:
+    """Walk the chain, the checkpoints and a witness; report the first broken link (``report.ok`` when none).
 
     ``public_key`` defaults to the public half of the store's audit key (when
     the key file exists); without a key, checkpoint signatures cannot be
-    checked and ``verify`` says so in ``notes``.
+    checked and ``verify`` says so in ``notes``. Every event the cadence
+    (``checkpoint_every``) or an ``audit.checkpoint`` event says was signed must
+    have its checkpoint. ``witness`` (default: the store's witness file when it
+    exists) lists checkpoints seen outside the database: the trail may not end
+    before the last of them, nor differ from any of them.
     """
     report = VerifyReport()
     if public_key is None and store.audit_key_path.is_file():
         public_key = load_public_key(store.audit_key_path)
+    # several keys: the current one and the public halves of rotated ones (docs/trust.md)
+    keys = [public_key] if isinstance(public_key, Ed25519PublicKey) else list(public_key or ())
+    if witness is None and store.witness_path is not None and store.witness_path.is_file():
+        from shieldwall.store.witness import load_witness
+
+        witness = load_witness(str(store.witness_path))
+        report.notes.append(f"checked against the witness {store.witness_path} ({len(witness)} checkpoint(s))")
+    witnessed = {w.seq: w for w in witness or ()}
     with store.session() as session:
-        hashes_at_checkpoints = _check_chain(session, report)
-        _check_checkpoints(session, report, hashes_at_checkpoints, public_key)
+        hashes_at_checkpoints = _check_chain(session, report, set(witnessed), store.checkpoint_every)
+        _check_checkpoints(session, report, hashes_at_checkpoints, keys)
+        _check_witness(report, hashes_at_checkpoints, witnessed)
     return report
 
 
-def _check_chain(session: Session, report: VerifyReport) -> dict[int, str]:
+def _check_witness(report: VerifyReport, hashes: Mapping[int, str], witnessed: Mapping[int, WitnessEntry]) -> None:
+    if not witnessed:
+        return
+    last = max(witnessed)
+    if report.head_seq < last and (report.broken is None or report.broken.seq > last):
+        report.broken = Break(
+            last,
+            f"the trail ends at event {report.head_seq} but the witness saw a signed checkpoint at event {last}: "
+            "the trail was truncated",
+        )
+        return
+    for seq in sorted(witnessed):
+        if report.broken is not None and report.broken.seq <= seq:
+            return
+        if hashes.get(seq) != witnessed[seq].hash:
+            report.broken = Break(
+                seq, "does not match the checkpoint the witness saw: the chain up to here was rewritten"
+            )
+            return
+
+
+def _check_chain(
+    session: Session, report: VerifyReport, witnessed: set[int] | None = None, every: int = 0
+) -> dict[int, str]:
     checkpoint_seqs = set(session.scalars(select(AuditCheckpoint.seq)))
+    wanted = checkpoint_seqs | (witnessed or set())
+    required: list[int] = []
     seen: dict[int, str] = {}
     expected_seq, prev = 1, GENESIS
     for row in _iter_events(session):
@@ -339,17 +387,26 @@ def _check_chain(session: Session, report: VerifyReport) -> dict[int, str]:
                     f"does not link to event {row.seq - 1} (prev_hash {row.prev_hash[:12]}… is not "
                     f"{prev[:12]}…): an event before it was deleted, inserted or replaced",
                 )
-        if row.seq in checkpoint_seqs:
+        if row.seq in wanted:
             seen[row.seq] = row.hash
+        if (every and row.seq % every == 0) or row.action == AuditAction.CHECKPOINT:
+            required.append(row.seq)
         expected_seq, prev = row.seq + 1, row.hash
         report.head_seq, report.head_hash = row.seq, row.hash
+    unsigned = next((seq for seq in required if seq not in checkpoint_seqs), None)
+    if unsigned is not None and (report.broken is None or report.broken.seq > unsigned):
+        cadence = bool(every) and unsigned % every == 0
+        reason = f"the cadence (every {every} events)" if cadence else "an audit.checkpoint event"
+        report.broken = Break(
+            unsigned, f"no signed checkpoint where {reason} requires one: checkpoint rows were deleted"
+        )
     return seen
 
 
 def _check_checkpoints(
-    session: Session, report: VerifyReport, hashes: Mapping[int, str], public_key: Ed25519PublicKey | None
+    session: Session, report: VerifyReport, hashes: Mapping[int, str], public_keys: Sequence[Ed25519PublicKey]
 ) -> None:
-    kid = key_id(public_key) if public_key is not None else ""
+    by_kid = {key_id(k): k for k in public_keys}
     rows = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq, AuditCheckpoint.id)))
     for cp in rows:
         report.checkpoints += 1
@@ -362,18 +419,20 @@ def _check_checkpoints(
         if actual != cp.event_hash:
             report.broken = Break(cp.seq, "does not match the signed checkpoint: the chain up to here was rewritten")
             continue
-        if public_key is None:
+        if not by_kid:
             continue
-        if cp.key_id != kid:
-            report.notes.append(f"checkpoint at event {cp.seq} was signed by key {cp.key_id}, not {kid}: not checked")
+        key = by_kid.get(cp.key_id)
+        if key is None:
+            known = ", ".join(sorted(by_kid))
+            report.notes.append(f"checkpoint at event {cp.seq} was signed by key {cp.key_id}, not {known}: not checked")
             continue
         try:
-            public_key.verify(bytes.fromhex(cp.signature), checkpoint_message(cp.seq, cp.event_hash, cp.at, cp.key_id))
+            key.verify(bytes.fromhex(cp.signature), checkpoint_message(cp.seq, cp.event_hash, cp.at, cp.key_id))
         except (InvalidSignature, ValueError):
             report.broken = Break(cp.seq, "checkpoint signature is invalid: the checkpoint was forged or edited")
             continue
         report.last_signed_seq = max(report.last_signed_seq, cp.seq)
-    if public_key is None and rows:
+    if not by_kid and rows:
         report.notes.append("no audit key available: checkpoint signatures were not checked")
     count = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
     if count != report.events:  # pragma: no cover - rows added while verifying

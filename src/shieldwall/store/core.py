@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shieldwall import paths
 from shieldwall.store.db import create_store_engine, database_url, migrate, normalize_url
 from shieldwall.store.schema import Setting
+from shieldwall.store.witness import default_witness_path
 
 ENV_AUDIT_KEY = "SHIELDWALL_AUDIT_KEY"
 ENV_CHECKPOINT_EVERY = "SHIELDWALL_AUDIT_CHECKPOINT_EVERY"
@@ -28,10 +29,18 @@ def utcnow() -> dt.datetime:
 
 
 def default_audit_key_path(environ: Mapping[str, str] | None = None) -> Path:
-    """``SHIELDWALL_AUDIT_KEY`` or ``<data dir>/audit/ed25519-private.pem``."""
+    """``SHIELDWALL_AUDIT_KEY``, else ``<config dir>/audit/ed25519-private.pem`` (outside the data directory).
+
+    A key already created by an older version under ``<data dir>/audit/`` keeps being used (and said so by
+    ``audit verify``) until it is moved: see docs/trust.md, "Rotating the audit key".
+    """
     env = os.environ if environ is None else environ
     value = env.get(ENV_AUDIT_KEY, "").strip()
-    return Path(value).expanduser() if value else paths.data_dir(environ) / "audit" / "ed25519-private.pem"
+    if value:
+        return Path(value).expanduser()
+    configured = paths.config_dir(environ) / "audit" / "ed25519-private.pem"
+    legacy = paths.data_dir(environ) / "audit" / "ed25519-private.pem"
+    return legacy if legacy.is_file() and not configured.exists() else configured
 
 
 class Store:
@@ -47,9 +56,11 @@ class Store:
         *,
         audit_key_path: Path,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        witness_path: Path | None = None,
     ) -> None:
         self.engine = engine
         self.audit_key_path = audit_key_path
+        self.witness_path = witness_path  # every checkpoint is also appended there (store/witness.py)
         self.checkpoint_every = max(0, checkpoint_every)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
@@ -62,6 +73,7 @@ class Store:
         audit_key_path: Path | None = None,
         checkpoint_every: int | None = None,
         run_migrations: bool = True,
+        witness_path: Path | None = None,
     ) -> Store:
         """Open the store at ``url`` (default: ``SHIELDWALL_DATABASE_URL`` or the SQLite file) and migrate it."""
         env = os.environ if environ is None else environ
@@ -76,6 +88,7 @@ class Store:
             engine,
             audit_key_path=audit_key_path or default_audit_key_path(env),
             checkpoint_every=checkpoint_every,
+            witness_path=witness_path or default_witness_path(env),
         )
 
     @property

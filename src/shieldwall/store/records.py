@@ -413,8 +413,12 @@ def apply_lifecycle(
 def _swept_kinds(result: ScanResult, scanners: frozenset[str] | None) -> set[str]:
     chosen = scanners if scanners is not None else frozenset(SCANNER_KINDS)
     kinds = {str(kind) for name in chosen for kind in SCANNER_KINDS.get(name, ())}
-    no_db = any(w.source == "vulnerability" and "no vulnerability database" in w.message for w in result.warnings)
-    if no_db:  # nothing was matched: absence of vulnerability findings proves nothing
+    no_db = any(
+        w.source == "vulnerability"
+        and ("no vulnerability database" in w.message or w.message.startswith("not evaluated:"))
+        for w in result.warnings
+    )
+    if no_db:  # not (all) matched: absence of vulnerability findings proves nothing
         kinds.discard(str(FindingKind.VULNERABILITY))
     return kinds
 
@@ -462,6 +466,16 @@ def _summary(findings: Sequence[Finding]) -> dict[str, Any]:
         by_severity[str(finding.severity)] += 1
         by_kind[str(finding.kind)] = by_kind.get(str(finding.kind), 0) + 1
     return {"severity": by_severity, "kind": by_kind}
+
+
+def _not_evaluated(result: ScanResult) -> dict[str, Any]:
+    """Packages the vulnerability scanner did not evaluate (an opted-out gap), kept with the scan."""
+    from shieldwall.match.coverage import gap_warnings, not_evaluated_packages
+
+    gaps = gap_warnings(result)
+    if not gaps:
+        return {}
+    return {"not_evaluated": {"packages": len(not_evaluated_packages(result)), "reasons": gaps[:20]}}
 
 
 def record_scan(
@@ -532,7 +546,7 @@ def record_scan(
             verdict=verdict[:32],
             image_config=image_config_to_json(result.image),
             os_info=os_to_json(result.os),
-            summary=json.dumps(_summary(findings), sort_keys=True),
+            summary=json.dumps({**_summary(findings), **_not_evaluated(result)}, sort_keys=True),
             package_count=len(result.packages),
             finding_count=len(findings),
             warning_count=len(result.warnings),

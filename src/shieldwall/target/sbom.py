@@ -62,6 +62,7 @@ _log = logging.getLogger(__name__)
 
 _SNIFF_HEAD = 8192
 _SNIFF_TAIL = 4096
+_SNIFF_FURTHER = 4 * 1024 * 1024  # how far past the head a text file is searched for an SBOM marker
 _MARKERS = (
     '"bomformat"',
     '"bom-ref"',
@@ -71,6 +72,7 @@ _MARKERS = (
     '"spdxversion"',
     '"spdxid"',
     "spdxversion:",
+    "spdxid: spdxref-",
     "spdx.org/rdf/terms",
     "<spdxversion>",
 )
@@ -105,7 +107,31 @@ def looks_like_sbom(path: Path) -> bool:
     if encoding == "utf-8" and b"\x00" in head:
         return False  # binary
     text = (head.decode(encoding, errors="ignore") + "\n" + tail.decode(encoding, errors="ignore")).lower()
-    return any(marker in text for marker in _MARKERS)
+    if any(marker in text for marker in _MARKERS):
+        return True
+    return size > _SNIFF_HEAD + _SNIFF_TAIL and _markers_further(path, encoding)
+
+
+def _markers_further(path: Path, encoding: str) -> bool:
+    """A text document whose head and tail say nothing (a long header, sorted YAML keys): read on, bounded."""
+    overlap = max(len(m) for m in _MARKERS)
+    carry = ""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(_SNIFF_HEAD)
+            read = 0
+            while read < _SNIFF_FURTHER:
+                chunk = handle.read(64 * 1024)
+                if not chunk or (encoding == "utf-8" and b"\x00" in chunk):
+                    return False
+                read += len(chunk)
+                text = carry + chunk.decode(encoding, errors="ignore").lower()
+                if any(marker in text for marker in _MARKERS):
+                    return True
+                carry = text[-overlap:]
+    except OSError:
+        return False
+    return False
 
 
 def read_sbom(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> SbomContents:
@@ -128,9 +154,11 @@ def read_sbom(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> SbomContents
         return _read_json(path, body, location)
     if body.startswith("<"):
         return _read_xml(path, body, encoding, location)
-    if any(line.startswith("SPDXVersion:") for line in body.splitlines()[:200]):
+    lines = body.splitlines()
+    if any(line.startswith("SPDXVersion:") for line in lines):
         return _read_spdx_tagvalue(path, body, location)
-    if any(line.startswith("spdxVersion:") for line in body.splitlines()[:200]):
+    # YAML: top-level keys may come in any order (sorted: spdxVersion after every package), so look everywhere
+    if any(line.startswith(("spdxVersion:", "SPDXID: SPDXRef-DOCUMENT")) for line in lines):
         return _read_spdx_yaml(path, body, location)
     raise InputError(f"{path}: not a CycloneDX or SPDX document")
 
@@ -279,6 +307,8 @@ class _Item:
     purl: str = ""
     group: str = ""
     licenses: list[str] = field(default_factory=list)
+    source_name: str = ""  # from tools' own properties (trivy's aquasecurity:trivy:Src*), when stated
+    source_version: str = ""
 
 
 def _build(
@@ -328,6 +358,8 @@ def _package(item: _Item, found_by: str, location: Location) -> tuple[Package | 
         )
     qualifiers = purl.qualifiers if isinstance(purl.qualifiers, dict) else {}
     source_name, source_version = _upstream(purl.type, qualifiers.get("upstream", ""))
+    if not source_name and item.source_name:  # trivy states the source package in properties, not the PURL
+        source_name, source_version = item.source_name, item.source_version
     return (
         Package(
             type=_PACKAGE_TYPES.get(purl.type, PackageType.GENERIC),
@@ -373,6 +405,21 @@ def _ecosystem_name(purl: PackageURL, stated: str) -> str:
     if purl.type == "npm" and not namespace.startswith("@"):
         namespace = "@" + namespace
     return f"{namespace}/{name}"
+
+
+def _trivy_source(props: Mapping[str, str]) -> tuple[str, str]:
+    """The source package trivy records: ``aquasecurity:trivy:SrcName`` and ``[SrcEpoch:]SrcVersion[-SrcRelease]``."""
+    name = props.get("aquasecurity:trivy:SrcName", "").strip()
+    if not name:
+        return "", ""
+    version = props.get("aquasecurity:trivy:SrcVersion", "").strip()
+    release = props.get("aquasecurity:trivy:SrcRelease", "").strip()
+    epoch = props.get("aquasecurity:trivy:SrcEpoch", "").strip()
+    if version and release:
+        version = f"{version}-{release}"
+    if version and epoch and epoch != "0":
+        version = f"{epoch}:{version}"
+    return name, version
 
 
 def _upstream(purl_type: str, upstream: str) -> tuple[str, str]:
@@ -496,6 +543,7 @@ def _cyclonedx(data: dict[str, Any], path: Path, location: Location) -> SbomCont
         ref = _str(component.get("bom-ref")) or f"#component-{index}"
         if ref == subject_ref:
             continue
+        source_name, source_version = _trivy_source(_properties(component))
         items.append(
             _Item(
                 ref=ref,
@@ -504,6 +552,8 @@ def _cyclonedx(data: dict[str, Any], path: Path, location: Location) -> SbomCont
                 purl=purl,
                 group=_str(component.get("group")),
                 licenses=_cdx_licenses(component.get("licenses")),
+                source_name=source_name,
+                source_version=source_version,
             )
         )
 

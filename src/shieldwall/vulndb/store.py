@@ -139,6 +139,15 @@ def _schema_version(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
+def _refuse_escaping_links(path: Path) -> None:
+    """The database is written in its own directory: a link there (or as the file) leading elsewhere is refused."""
+    parent = path.parent
+    if parent.is_symlink():
+        raise InputError(f"{parent} is a symbolic link: refusing to write the advisory database through it")
+    if path.is_symlink() and path.resolve().parent != parent.resolve():
+        raise InputError(f"{path} is a symbolic link out of {parent}: refusing to write the advisory database there")
+
+
 class VulnDB:
     """A read-only view of an advisory database; see the module docstring for the layout."""
 
@@ -189,6 +198,7 @@ class VulnDB:
         """
         path = Path(path) if path is not None else default_db_path()
         path.parent.mkdir(parents=True, exist_ok=True)
+        _refuse_escaping_links(path)
         with writer_lock(path):
             fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".building", dir=path.parent)
             os.close(fd)

@@ -32,25 +32,17 @@ import httpx
 
 from shieldwall import __version__, paths
 from shieldwall.errors import CorruptInputError, InputError, ShieldwallError
+from shieldwall.match.versions import ECOSYSTEM_SCHEMES
 from shieldwall.vulndb.importers import EPSS_SOURCE, KEV_SOURCE, FeedFormat, ImportResult, import_feed
 from shieldwall.vulndb.model import SourceInfo
 from shieldwall.vulndb.store import VulnDB, default_db_path
 
 DEFAULT_OSV_URL = "https://osv-vulnerabilities.storage.googleapis.com"
 OSV_URL_ENV = "SHIELDWALL_OSV_URL"
-DEFAULT_ECOSYSTEMS = (
-    "PyPI",
-    "npm",
-    "Go",
-    "crates.io",
-    "Maven",
-    "NuGet",
-    "RubyGems",
-    "Packagist",
-    "Debian",
-    "Alpine",
-    "Ubuntu",
-)
+# Every ecosystem the matcher has a version scheme for (match/versions.py), so that `db update` leaves no
+# inventoried ecosystem without data by default. "Mariner" is left out: osv.dev publishes no "Mariner"
+# export (CBL-Mariner's successor is "Azure Linux", which is included).
+DEFAULT_ECOSYSTEMS: tuple[str, ...] = tuple(e for e in ECOSYSTEM_SCHEMES if e != "Mariner")
 MAX_DOWNLOAD_BYTES = 8 * 1024 * 1024 * 1024
 
 

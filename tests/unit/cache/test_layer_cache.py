@@ -72,3 +72,21 @@ def test_corrupt_cache_entry_is_a_miss(tmp_path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not gzip")
     assert cache.get(key) is None
+
+
+def test_a_link_leading_out_of_the_cache_is_never_followed(tmp_path: Path) -> None:
+    from shieldwall.analyze.runner import LayerResult
+
+    cache = LayerCache(tmp_path / "cache")
+    key = cache_key("sha256:" + "ab" * 32, [("pkg", 1)])
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (tmp_path / "cache" / "layers").mkdir(parents=True)
+    (tmp_path / "cache" / "layers" / key[:2]).symlink_to(outside)  # a planted link
+    cache.put(key, LayerResult())
+    assert list(outside.iterdir()) == []
+    assert cache.get(key) is None
+    # a normal entry still round-trips
+    other = cache_key("sha256:" + "cd" * 32, [("pkg", 1)])
+    cache.put(other, LayerResult())
+    assert cache.get(other) == LayerResult()

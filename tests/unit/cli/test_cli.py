@@ -52,3 +52,30 @@ def test_unknown_output_format_exit_2(tmp_path: Path) -> None:
 def test_version() -> None:
     proc = run("version")
     assert proc.returncode == 0 and proc.stdout.strip()
+
+
+def test_output_files_leave_only_the_summary_line_on_stdout(tmp_path: Path) -> None:
+    archive = build_docker_archive(tmp_path / "i.tar", [{"/etc/os-release": OS_RELEASE}])
+    out_json = tmp_path / "r.json"
+    proc = run("scan", str(archive), "--scanners", "secret", "--output", f"json={out_json}")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("shieldwall: ") and "active finding(s)" in lines[0]
+    assert "shieldwall: " not in proc.stderr  # said once
+    assert json.loads(out_json.read_text())["target"]["tags"] == ["example/app:1.0"]
+    # a format asked for explicitly is still printed
+    asked = run("scan", str(archive), "--scanners", "secret", "-f", "json", "--output", f"json={out_json}")
+    assert json.loads(asked.stdout)["target"]["tags"] == ["example/app:1.0"]
+
+
+def test_quiet_prints_nothing_but_errors(tmp_path: Path) -> None:
+    archive = build_docker_archive(tmp_path / "i.tar", [{"/etc/os-release": OS_RELEASE}])
+    proc = run("scan", str(archive), "--scanners", "secret", "-q", "--output", f"json={tmp_path / 'r.json'}")
+    assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == ""
+    bare = run("scan", str(archive), "--scanners", "secret", "-q")
+    assert bare.returncode == 0 and bare.stdout == "" and bare.stderr == ""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("jinja2==2.7.1\n")
+    failing = run("scan", f"dir:{app}", "-q")  # no advisory database: the error is still printed
+    assert failing.returncode == 2 and failing.stdout == "" and "not evaluated" in failing.stderr

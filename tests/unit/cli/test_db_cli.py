@@ -83,3 +83,33 @@ def test_export_and_import_bundle(tmp_path: Path) -> None:
             tar.addfile(info, io.BytesIO(content))
     code, _, err = _run("db", "import-bundle", str(tampered), "--db", site)
     assert code == 2 and "digest mismatch" in err and "not changed" in err
+
+
+def test_status_lists_inventoried_ecosystems_without_data(tmp_path: Path) -> None:
+    from shieldwall.model import Location, OSInfo, Package, PackageType, ScanResult, Target, TargetKind, TargetRef
+    from shieldwall.store.core import Store
+    from shieldwall.store.records import record_scan
+    from shieldwall.vulndb.update import DEFAULT_ECOSYSTEMS
+
+    db = str(tmp_path / "v.sqlite")
+    assert _run("db", "import-samples", "--db", db)[0] == 0
+    code, out, _ = _run("db", "status", "--format", "json", "--db", db)
+    assert code == 0 and json.loads(out)["inventoried_without_data"] is None  # no store yet: cannot know
+    rpm = Package(PackageType.RPM, "openssl-libs", "3.0.7-24.el9", "pkg:rpm/rocky/openssl-libs@3.0.7-24.el9")
+    pypi = Package(PackageType.PYPI, "jinja2", "2.7.1", "pkg:pypi/jinja2@2.7.1", locations=(Location("/r.txt"),))
+    result = ScanResult(
+        target=Target(TargetRef(TargetKind.DIRECTORY, "/x"), "x"),
+        os=OSInfo("rocky", "Rocky Linux", "9.3"),
+        packages=(rpm, pypi),
+    )
+    store = Store.open()
+    try:
+        record_scan(store, result)
+    finally:
+        store.close()
+    code, out, _ = _run("db", "status", "--format", "json", "--db", db)
+    assert code == 0 and json.loads(out)["inventoried_without_data"] == ["Rocky Linux"]
+    code, out, _ = _run("db", "status", "--db", db)
+    assert "Inventoried ecosystems without data: Rocky Linux" in " ".join(out.split())
+    # and `db update` asks for Rocky Linux (every ecosystem the matcher supports) by default
+    assert {"Rocky Linux", "AlmaLinux", "Red Hat", "Wolfi", "SUSE"} <= set(DEFAULT_ECOSYSTEMS)

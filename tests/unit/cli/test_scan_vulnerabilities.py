@@ -71,20 +71,37 @@ def test_max_db_age_fails_on_a_stale_database(tmp_path: Path) -> None:
     conn.execute("UPDATE meta SET value = '2000-01-01T00:00:00+00:00' WHERE key = 'updated_at'")
     conn.commit()
     conn.close()
-    warned = run("scan", f"dir:{app}", "-q", "-f", "json")
+    # Fail closed: a stale database (older than the default 7 days) stops the gate with one line...
+    refused = run("scan", f"dir:{app}", "-q", "-f", "json")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert len(refused.stderr.strip().splitlines()) == 1 and "not evaluated" in refused.stderr
+    # ...unless explicitly opted out: then the packages are marked "not evaluated".
+    warned = run("scan", f"dir:{app}", "-q", "-f", "json", "--allow-incomplete-db")
     assert warned.returncode == 0
-    assert any("older than" in w["message"] for w in json.loads(warned.stdout)["warnings"])
+    report = json.loads(warned.stdout)
+    assert any("older than" in w["message"] for w in report["warnings"])
+    marks = [dict(map(tuple, p["metadata"])).get("vulnerability", "") for p in report["packages"]]
+    assert marks and all(m == "not evaluated: the vulnerability database is stale" for m in marks)
     failed = run("scan", f"dir:{app}", "-q", "--max-db-age", "30d")
     assert failed.returncode == 2 and "older than" in failed.stderr
     bad = run("scan", f"dir:{app}", "-q", "--max-db-age", "soon")
     assert bad.returncode == 2 and "invalid age" in bad.stderr
 
 
-def test_no_database_is_a_warning(tmp_path: Path) -> None:
+def test_no_database_fails_closed_unless_opted_out(tmp_path: Path) -> None:
     app = tmp_path / "app"
     app.mkdir()
     (app / "requirements.txt").write_text("jinja2==2.7.1\n")
-    proc = run("scan", f"dir:{app}", "-q", "-f", "json")
+    refused = run("scan", f"dir:{app}", "-q", "-f", "json")
+    assert refused.returncode == 2 and "no vulnerability database" in refused.stderr, refused.stderr
+    assert "shieldwall db update" in refused.stderr and "--allow-incomplete-db" in refused.stderr
+    # the same opt-out from the configuration file (the policy key)
+    (app / "shieldwall.yaml").write_text("allow_incomplete_db: true\n")
+    proc = run("scan", f"dir:{app}", "-q", "-f", "json", "--config", str(app / "shieldwall.yaml"))
     assert proc.returncode == 0, proc.stderr
+    (jinja,) = json.loads(proc.stdout)["packages"]
+    assert ["vulnerability", f"not evaluated: no vulnerability database at {default_db_path()}"] in jinja["metadata"]
+    # with the vulnerability scanner off, no database is needed
+    assert run("scan", f"dir:{app}", "-q", "--scanners", "secret").returncode == 0
     messages = [w["message"] for w in json.loads(proc.stdout)["warnings"]]
     assert "no vulnerability database: run `shieldwall db update` (or `db import`)" in messages

@@ -82,3 +82,19 @@ def test_go_stdlib_and_devel() -> None:
     assert plan_queries(pkg(PackageType.GOLANG, "example.com/m", "(devel)"), None).skipped
     assert "no advisories" in plan_queries(pkg(PackageType.GENERIC, "thing", "1"), None).skipped
     assert plan_queries(pkg(PackageType.PYPI, "x", ""), None).skipped == "no version"
+
+
+@pytest.mark.parametrize(
+    ("version", "ecosystem"),
+    [
+        ("6.0.10", "Debian:6.0"),
+        ("6.0", "Debian:6.0"),
+        ("5.0.3", "Debian:5.0"),
+        ("3.1", "Debian:3.1"),
+        ("7.11", "Debian:7"),
+    ],
+)
+def test_debian_releases_before_7_are_named_major_dot_minor(version: str, ecosystem: str) -> None:
+    # osv.dev's Debian export names squeeze "Debian:6.0", lenny "Debian:5.0"...; from wheezy on, the major alone.
+    openssl = pkg(PackageType.DEB, "openssl", "0.9.8o-4squeeze14", "openssl")
+    assert plan(openssl, OSInfo("debian", version=version))[0][0] == ecosystem

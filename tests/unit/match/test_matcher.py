@@ -274,3 +274,80 @@ def test_an_entry_reached_by_two_queries_is_one_piece_of_evidence() -> None:
     openssl = pkg(PackageType.DEB, "libssl3", "3.0.2-0ubuntu1.10", source_name="openssl")
     (finding,) = match_inventory(result(UBUNTU, openssl), InMemoryAdvisories([bare]))
     assert finding.rule_id == "CVE-2024-1" and len(finding.evidence) == 1
+
+
+def _ghsa_two_ranges() -> Advisory:
+    """A GitHub advisory the way GHSA writes it: one ``affected`` entry per vulnerable range of one package."""
+    from shieldwall.vulndb.osv import parse_osv
+
+    def entry(introduced: str, fixed: str) -> dict[str, object]:
+        events = [{"introduced": introduced}, {"fixed": fixed}]
+        return {"package": {"ecosystem": "npm", "name": "qs"}, "ranges": [{"type": "ECOSYSTEM", "events": events}]}
+
+    return parse_osv(
+        {
+            "id": "GHSA-hrpp-h998-j3pp",
+            "aliases": ["CVE-2022-24999"],
+            "affected": [entry("6.10.0", "6.10.3"), entry("6.5.0", "6.5.3"), entry("6.9.0", "6.9.7")],
+        }
+    )
+
+
+@pytest.mark.parametrize("version", ["6.10.1", "6.5.2", "6.9.6"])
+def test_every_affected_entry_of_one_package_is_evaluated(version: str) -> None:
+    source = InMemoryAdvisories([_ghsa_two_ranges()])
+    (finding,) = match_packages([pkg(PackageType.NPM, "qs", version)], None, source).findings
+    assert finding.rule_id == "CVE-2022-24999"
+    assert finding.vuln is not None and finding.vuln.installed_version == version
+    ranges = [dict(e.details)["range"] for e in finding.evidence]
+    assert len(ranges) == 1 and version.rsplit(".", 1)[0] in ranges[0]
+
+
+@pytest.mark.parametrize("version", ["6.10.3", "6.5.3", "6.8.0", "6.4.9"])
+def test_versions_between_the_ranges_are_not_affected(version: str) -> None:
+    source = InMemoryAdvisories([_ghsa_two_ranges()])
+    assert match_packages([pkg(PackageType.NPM, "qs", version)], None, source).findings == []
+
+
+def test_an_unparseable_version_is_a_warning_and_the_other_advisories_still_match() -> None:
+    ranged = Advisory(
+        "PYSEC-0000-1",
+        affected=(Affected("PyPI", "legacy", ranges=(VersionRange(RangeType.ECOSYSTEM, (RangeEvent("0"),)),)),),
+    )
+    listed = Advisory("PYSEC-0000-2", affected=(Affected("PyPI", "legacy", versions=("0.9-beta weird",)),))
+    report = match_packages(
+        [pkg(PackageType.PYPI, "legacy", "0.9-beta weird")], None, InMemoryAdvisories([ranged, listed])
+    )
+    assert [f.rule_id for f in report.findings] == ["PYSEC-0000-2"]
+    assert report.unparseable_installed == ["legacy 0.9-beta weird (PyPI)"]
+
+
+def test_a_distro_record_without_severity_takes_it_from_an_alias_with_cvss() -> None:
+    from shieldwall.vulndb.model import Severity as AdvisorySeverity
+
+    vector = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+    dsa = Advisory(
+        "DSA-9999-1",
+        aliases=("CVE-2031-0001",),
+        affected=(
+            Affected(
+                "Debian:12",
+                "openssl",
+                ranges=(VersionRange(RangeType.ECOSYSTEM, (RangeEvent("0"), RangeEvent(fixed="3.0.99-1"))),),
+            ),
+        ),
+    )
+    ghsa = Advisory(
+        "GHSA-xxxx-yyyy-zzzz",
+        aliases=("CVE-2031-0001",),
+        severity=(AdvisorySeverity("CVSS_V3", vector),),
+        affected=(Affected("PyPI", "unrelated", versions=("1.0",)),),
+    )
+    openssl = pkg(PackageType.DEB, "libssl3", "3.0.11-1~deb12u2", source_name="openssl")
+    (finding,) = match_inventory(result(DEBIAN12, openssl), InMemoryAdvisories([dsa, ghsa]))
+    assert finding.severity is Severity.CRITICAL
+    assert finding.vuln is not None and finding.vuln.cvss_vector == vector
+    assert dict(finding.evidence[0].details)["severity_from"] == "GHSA-xxxx-yyyy-zzzz"
+    # without the alias in the database: the severity is not invented
+    (alone,) = match_inventory(result(DEBIAN12, openssl), InMemoryAdvisories([dsa]))
+    assert alone.severity is Severity.UNKNOWN and alone.vuln is not None and alone.vuln.cvss_vector == ""

@@ -23,7 +23,10 @@ from shieldwall.model import (
     Finding,
     FindingKind,
     Location,
+    Package,
+    PackageType,
     ScanResult,
+    ScanWarning,
     Severity,
     Target,
     TargetKind,
@@ -109,3 +112,67 @@ def test_inputs_in_a_directory(tmp_path: Path) -> None:
     assert inputs_in_directory(tmp_path, builtin_parsers()) == {"dockerfile"}
     (tmp_path / "pod.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")
     assert inputs_in_directory(tmp_path, builtin_parsers()) == {"dockerfile", "kubernetes"}
+
+
+def _image(*findings: Finding, warnings: tuple = (), packages: tuple = ()) -> ScanResult:
+    return ScanResult(
+        target=Target(TargetRef(TargetKind.DOCKER_ARCHIVE, "/img.tar"), "img"),
+        findings=findings,
+        warnings=warnings,
+        packages=packages,
+    )
+
+
+def _pkg() -> Package:
+    return Package(PackageType.PYPI, "jinja2", "2.7.1", "pkg:pypi/jinja2@2.7.1")
+
+
+def test_a_vulnerability_control_without_packages_is_not_a_pass() -> None:
+    framework = load_framework("cis-docker-1.6")
+    report = evaluate(framework, _image(), CHECKS, {"image-config"}, {"misconfig", "vuln"})
+    assert {r.control.id: r for r in report.results}["4.4"].status is Status.NOT_APPLICABLE
+    with_packages = evaluate(framework, _image(packages=(_pkg(),)), CHECKS, {"image-config"}, {"misconfig", "vuln"})
+    assert {r.control.id: r for r in with_packages.results}["4.4"].status is Status.PASS
+
+
+def test_packages_not_evaluated_turn_the_vulnerability_control_into_error() -> None:
+    framework = load_framework("cis-docker-1.6")
+    gap = ScanWarning("vulnerability", "not evaluated: 1 package(s): no vulnerability database at /x")
+    report = evaluate(framework, _image(warnings=(gap,), packages=(_pkg(),)), CHECKS, set(), {"misconfig", "vuln"})
+    control = {r.control.id: r for r in report.results}["4.4"]
+    assert control.status is Status.ERROR and "not evaluated" in control.reason
+    assert report.percent == 0.0  # an error is never counted as a pass
+
+
+def test_a_file_that_failed_to_parse_makes_its_controls_errors() -> None:
+    framework = load_framework("cis-docker-1.6")
+    broken = ScanWarning("misconfig", "Dockerfile: unterminated heredoc", "/src/Dockerfile")
+    result = ScanResult(target=Target(TargetRef(TargetKind.DIRECTORY, "/src"), "/src"), warnings=(broken,))
+    report = evaluate(framework, result, CHECKS, {"dockerfile"}, {"misconfig"})
+    status = {r.control.id: r for r in report.results}
+    assert status["4.6"].status is Status.ERROR and "unterminated heredoc" in status["4.6"].reason
+    assert status["4.5"].status is Status.NOT_APPLICABLE  # a manual control stays what it is
+    assert json.loads(report_json(report))["summary"]["error"] == report.count(Status.ERROR) > 0
+
+
+def test_host_file_controls_do_not_apply_to_images() -> None:
+    framework = load_framework("cis-docker-1.6")
+    host = Finding(
+        FindingKind.MISCONFIG, "SW-HOST-DOCKER-001", "t", Severity.MEDIUM, Location("/etc/docker/daemon.json"),
+        evidence=(Evidence("shieldwall-misconfig", "SW-HOST-DOCKER-001", "x", details=(("input", "host"),)),),
+    )  # fmt: skip
+    report = evaluate(framework, _image(host), CHECKS, {"host", "image-config"}, {"misconfig"})
+    control = {r.control.id: r for r in report.results}["2.2"]
+    assert control.status is Status.NOT_APPLICABLE and "does not apply to images" in control.reason
+    on_a_host = ScanResult(target=Target(TargetRef(TargetKind.DIRECTORY, "/"), "/"), findings=(host,))
+    assert {r.control.id: r for r in evaluate(framework, on_a_host, CHECKS, {"host"}, {"misconfig"}).results}[
+        "2.2"
+    ].status is Status.FAIL
+
+
+def test_an_empty_target_has_no_score() -> None:
+    framework = load_framework("cis-docker-1.6")
+    empty = ScanResult(target=Target(TargetRef(TargetKind.DIRECTORY, "/empty"), "/empty"))
+    report = evaluate(framework, empty, CHECKS, set(), {"misconfig", "secret", "vuln"})
+    assert report.count(Status.PASS) == 0 and report.percent is None
+    assert json.loads(report_json(report))["summary"]["percent"] is None

@@ -526,3 +526,66 @@ def test_cyclonedx_schema_tests_never_crash() -> None:
         if path.name.startswith("valid-") and path.suffix == ".json":
             valid_json_read += 1
     assert valid_json_read > 200
+
+
+def _trivy_component(name: str, version: str, purl: str, src: dict[str, str]) -> dict[str, object]:
+    props = [{"name": "aquasecurity:trivy:PkgType", "value": "debian"}]
+    props += [{"name": f"aquasecurity:trivy:{k}", "value": v} for k, v in src.items()]
+    return {"bom-ref": purl, "type": "library", "name": name, "version": version, "purl": purl, "properties": props}
+
+
+def test_trivy_source_package_properties_are_read(tmp_path: Path) -> None:
+    """trivy writes the source package in aquasecurity:trivy:Src* properties, not the PURL (authored in its layout)."""
+    doc = {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "components": [
+            _trivy_component(
+                "libssl3",
+                "3.0.11-1~deb12u2",
+                "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12.4",
+                {"SrcName": "openssl", "SrcVersion": "3.0.11", "SrcRelease": "1~deb12u2"},
+            ),
+            _trivy_component(
+                "bash",
+                "1:5.2.15-2+b2",
+                "pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64&distro=debian-12.4&epoch=1",
+                {"SrcName": "bash", "SrcVersion": "5.2.15", "SrcRelease": "2", "SrcEpoch": "1"},
+            ),
+            _trivy_component(
+                "libfoo",
+                "1.0-1",
+                "pkg:deb/debian/libfoo@1.0-1?arch=amd64&upstream=foo%401.0-1&distro=debian-12.4",
+                {"SrcName": "other", "SrcVersion": "9"},
+            ),
+        ],
+    }
+    path = tmp_path / "trivy.cdx.json"
+    path.write_text(json.dumps(doc))
+    _, packages, _ = read_sbom(path)
+    by_name = _by_name(packages)
+    assert (by_name["libssl3"].source_name, by_name["libssl3"].source_version) == ("openssl", "3.0.11-1~deb12u2")
+    assert (by_name["bash"].source_name, by_name["bash"].source_version) == ("bash", "1:5.2.15-2")
+    assert (by_name["libfoo"].source_name, by_name["libfoo"].source_version) == ("foo", "1.0-1")  # the PURL wins
+
+
+def test_spdx_yaml_is_detected_however_long_its_header(tmp_path: Path) -> None:
+    """Sorted YAML keys put spdxVersion after every package; a long description pushes it past any sniff window."""
+    packages = "".join(
+        f"- SPDXID: SPDXRef-Package-{i}\n  name: pkg{i}\n  versionInfo: 1.0.{i}\n  downloadLocation: NOASSERTION\n"
+        f"  externalRefs:\n  - referenceCategory: PACKAGE-MANAGER\n    referenceType: purl\n"
+        f"    referenceLocator: pkg:pypi/pkg{i}@1.0.{i}\n"
+        for i in range(400)
+    )
+    text = (
+        "comment: |\n"
+        + "".join(f"  line {i} of a long header written by some tool\n" for i in range(3000))
+        + "creationInfo:\n  created: '2024-01-01T00:00:00Z'\n  creators:\n  - 'Tool: test'\n"
+        "dataLicense: CC0-1.0\ndocumentNamespace: https://example.com/doc\nname: long\n"
+        "packages:\n" + packages + "SPDXID: SPDXRef-DOCUMENT\nspdxVersion: SPDX-2.3\n"
+    )
+    path = tmp_path / "long.spdx.yaml"
+    path.write_text(text + "\n" * 10 + "# " + "x" * 8000 + "\n")  # the tail is padding, too
+    assert looks_like_sbom(path)
+    _, found, _ = read_sbom(path)
+    assert len(found) == 400 and {p.type for p in found} == {PackageType.PYPI}

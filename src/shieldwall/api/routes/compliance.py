@@ -65,6 +65,7 @@ def compliance_out(report: ComplianceReport, asset_id: int) -> ComplianceOut:
             "target": report.target,
             "passed": report.count(Status.PASS),
             "failed": report.count(Status.FAIL),
+            "error": report.count(Status.ERROR),
             "not_applicable": report.count(Status.NOT_APPLICABLE),
             "percent": report.percent,
             "controls": [

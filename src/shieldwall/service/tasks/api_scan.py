@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +32,16 @@ def run(ctx: TaskContext, payload: Mapping[str, Any]) -> dict[str, Any]:
     running = dataclasses.replace(job, status=JobStatus.RUNNING, started_at=job.started_at or _now())
     ctx.store.put_setting(SETTING_PREFIX + job.id, running.to_dict())
     options = dataclasses.replace(ctx.options, scanners=request.scanners)
-    done = execute_scan_job(ctx.store, running, request, options, ctx.scan, request_key=f"job:{job.id}")
+    allow_incomplete = os.environ.get("SHIELDWALL_ALLOW_INCOMPLETE_DB", "").strip().lower() in ("1", "true", "yes")
+    done = execute_scan_job(
+        ctx.store,
+        running,
+        request,
+        options,
+        ctx.scan,
+        request_key=f"job:{job.id}",
+        allow_incomplete_db=allow_incomplete,
+    )
     done = dataclasses.replace(done, finished_at=_now())
     ctx.store.put_setting(SETTING_PREFIX + job.id, done.to_dict())
     return {"job": job.id, "status": str(done.status), "scan_id": done.scan_id}
