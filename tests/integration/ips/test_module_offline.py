@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from helpers.ips_cases import CASES
 from helpers.pcap import PcapWriter, http_request
-
 from shieldwall.agent.events import AgentEvent
 from shieldwall.agent.module import ModuleContext, ModuleStatus, PolicyError
 from shieldwall.agent.modules.ips import Module
@@ -105,7 +105,7 @@ def test_a_rule_suricata_refuses_is_refused_whole_and_the_live_config_stays(shor
     assert live.active_rules.read_text() == before_rules
     assert live.config.read_text() == before_yaml
     assert module.state().policy_version == 1
-    assert "drop http any any -> any any (msg:\"ok\"" in before_rules
+    assert 'drop http any any -> any any (msg:"ok"' in before_rules
 
 
 def test_per_rule_mode_overrides_policy_mode(short_dir: Path) -> None:

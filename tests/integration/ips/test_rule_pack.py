@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from helpers.ips_cases import CASES, Case
 from helpers.pcap import PcapWriter, http_request
-
 from shieldwall.agent.modules.ips.commands import Tools
 from shieldwall.agent.modules.ips.config import ConfigOptions
 from shieldwall.agent.modules.ips.layout import Layout
