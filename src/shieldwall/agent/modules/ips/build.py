@@ -156,6 +156,7 @@ def _with_files(options: ConfigOptions, layout: Layout) -> ConfigOptions:
         midstream=options.midstream,
         exception_policy=options.exception_policy,
         extra_eve_types=options.extra_eve_types,
+        stats=options.stats,
     )
 
 

@@ -39,6 +39,8 @@ class ConfigOptions:
     exception_policy: str = "auto"
     extra_eve_types: Sequence[str] = ()
     """More eve ``types`` entries (``http``, ``dns``, ``tls``...), for replays."""
+    stats: bool = False
+    """Suricata's stats counters (needed for an eve ``stats`` entry)."""
 
 
 def _quoted(path: Path) -> str:
@@ -81,5 +83,6 @@ def render(layout: Layout, options: ConfigOptions) -> str:
         checksum_validation=yes_no[options.checksum_validation],
         midstream=str(options.midstream).lower(),
         exception_policy=options.exception_policy,
+        stats_enabled=yes_no[options.stats],
     )
     return text

@@ -1,8 +1,8 @@
 """A client for Suricata's unix-command socket (the protocol ``suricatasc`` speaks).
 
 The protocol: connect, send ``{"version": "0.2"}``, read ``{"return": "OK"}``,
-then send ``{"command": NAME}`` and read one JSON answer. Answers are not
-newline-framed, so bytes are read until they parse as JSON (bounded).
+then send ``{"command": NAME}`` followed by a newline and read one JSON
+answer; bytes are read until they parse as JSON (bounded).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def command(path: Path, name: str, timeout: float = 120.0, arguments: dict[str, 
             hello = _read_json(sock)
             if hello.get("return") != "OK":
                 raise ControlError(f"handshake refused: {hello}")
-            sock.sendall(json.dumps(request).encode())
+            sock.sendall(json.dumps(request).encode() + b"\n")
             answer = _read_json(sock)
     except OSError as exc:
         raise ControlError(f"unix socket {path}: {exc}") from exc

@@ -66,6 +66,7 @@ def prepare(
         midstream=options.midstream,
         exception_policy=options.exception_policy,
         extra_eve_types=options.extra_eve_types,
+        stats=options.stats,
     )
     layout.config.write_text(render(layout, opts), encoding="utf-8")
 
