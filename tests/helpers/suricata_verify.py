@@ -163,7 +163,8 @@ class Summary:
         ran = c["pass"] + c["fail"]
         rate = 100.0 * c["pass"] / ran if ran else 0.0
         lines = [
-            f"suricata-verify with Shieldwall's generated configuration (Suricata {'.'.join(map(str, suricata_version()))})",
+            "suricata-verify with Shieldwall's generated configuration "
+            f"(Suricata {'.'.join(map(str, suricata_version()))})",
             f"  cases: {len(self.results)}  ran: {ran}  pass: {c['pass']}  fail: {c['fail']}  skip: {c['skip']}",
             f"  pass rate of cases run: {rate:.1f}%",
             f"  cases shipping their own suricata.yaml (replaced by ours): "

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from helpers.ips_cases import CASES
 from helpers.netns_lab import Lab
 from helpers.pcap import http_request
-
 from shieldwall.agent.events import AgentEvent
 from shieldwall.agent.module import ModuleContext
 from shieldwall.agent.modules.ips import Module, control
@@ -54,8 +54,12 @@ def _start(lab: Lab, state: Path, events: list[AgentEvent], section: dict[str, o
             settings={"netns": lab.router, "capture": "nfqueue"},
         )
     )
-    module.apply(section, policy_version=1)
-    _wait_ready(module, state)
+    try:
+        module.apply(section, policy_version=1)
+        _wait_ready(module, state)
+    except BaseException:
+        module.stop()
+        raise
     return module
 
 
@@ -121,7 +125,10 @@ def test_live_reload_and_fail_closed_then_restart(lab: Lab, short_dir: Path) -> 
         sup = module.supervisor()
         assert sup is not None
         pid = sup.pid
-        rule = 'alert http any any -> any any (msg:"marker"; flow:to_server; http.uri; content:"/reload-marker-7731"; sid:7100001;)'
+        rule = (
+            'alert http any any -> any any (msg:"marker"; flow:to_server; '
+            'http.uri; content:"/reload-marker-7731"; sid:7100001;)'
+        )
         module.apply({"mode": "prevent", "failure": "closed", "custom_rules": [rule]}, policy_version=2)
         assert module.state().counters.get("reloads") == 1
         assert sup.pid == pid  # reloaded, not restarted

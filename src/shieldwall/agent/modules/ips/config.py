@@ -17,6 +17,7 @@ from string import Template
 from shieldwall.agent.modules.ips.layout import MAX_SOCKET_PATH, Layout
 
 _FORBIDDEN = set("\"'\n\r$\\")
+_EXTENDED = {"http", "tls"}
 _EXCEPTION_POLICIES = {"auto", "drop-packet", "drop-flow", "pass-packet", "pass-flow", "bypass", "ignore", "reject"}
 
 
@@ -62,7 +63,11 @@ def render(layout: Layout, options: ConfigOptions) -> str:
     nets = [str(ipaddress.ip_network(n, strict=False)) for n in options.home_net]
     if options.exception_policy not in _EXCEPTION_POLICIES:
         raise ConfigError(f"unknown exception policy {options.exception_policy!r}")
-    eve_types = "".join(f"        - {t}\n" for t in options.extra_eve_types if t.isalnum())
+    eve_types = "".join(
+        f"        - {t}:\n            extended: yes\n" if t in _EXTENDED else f"        - {t}\n"
+        for t in options.extra_eve_types
+        if t.isalnum()
+    )
     rule_files = "".join(f'  - "{_quoted(Path(p))}"\n' for p in options.rule_files) or "  []\n"
     if not options.rule_files:
         rule_files = ""
