@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from helpers.suricata_verify import case_dirs, run_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
