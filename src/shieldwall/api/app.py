@@ -98,9 +98,11 @@ def create_app(
     app.include_router(api)
     app.include_router(_service_router())
     if dashboard:
+        from shieldwall.api.dashboard import ips as ips_page
         from shieldwall.api.dashboard import views
 
         views.install(app)
+        ips_page.install(app)
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(NulGuard)

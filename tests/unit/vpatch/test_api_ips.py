@@ -53,3 +53,29 @@ def test_ips_routes(store: Store) -> None:
     blocked = client.get("/api/v1/ips/blocked", headers=v).json()
     assert [b["sid"] for b in blocked] == [1995010]
     assert client.put("/api/v1/ips/settings", json={"auto_assign": True}, headers=o).status_code == 403
+
+
+def test_dashboard_ips_page(store: Store) -> None:
+    import re
+
+    record_scan(store, with_matches(image_result("aa", (deb("bash", "5.2.15-2+b2"),)), [ADVISORY]), actor="ci")
+    from shieldwall.vpatch.recommend import recommendation_pass
+
+    recommendation_pass(store)
+    viewer = create_token(store, "v", Role.VIEWER).token
+    client = TestClient(create_app(store), base_url="https://testserver")
+    assert client.get("/ips", follow_redirects=False).status_code == 303
+    form = client.get("/login").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf
+    done = client.post(
+        "/login",
+        data={"token": viewer, "csrf": csrf.group(1), "next": "/ips"},
+        headers={"Origin": "https://testserver"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    page = client.get("/ips")
+    assert page.status_code == 200
+    assert "CVE-2014-6271" in page.text and "no network shield (recommended" in page.text
+    assert "<strong>0</strong> open vulnerabilities shielded" in page.text
