@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,11 @@ def test_a_list_update_is_rebuilt_on_tick(short_dir: Path) -> None:
     path = live_layout(short_dir / "state").reputation_rules
     assert "first.test" in path.read_text()
     (lists / "l.txt").write_text("first.test\nsecond.test\n")
-    module.tick(0.0)
+    for _ in range(600):  # the rebuild runs in a worker thread; a later tick switches to it
+        module.tick(0.0)
+        if module.state().counters.get("list_reloads"):
+            break
+        time.sleep(0.1)
     assert "second.test" in path.read_text()
     assert module.state().counters["list_reloads"] == 1
     module.stop()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from shieldwall.agent.events import AgentEvent
@@ -50,6 +52,8 @@ class Module:
         self._detail = ""
         self._counters: dict[str, int] = {}
         self._list_stamp: tuple[tuple[str, int, int], ...] = ()
+        self._rebuild: Future[Built] | None = None
+        self._executor: ThreadPoolExecutor | None = None
 
     # -- contract -----------------------------------------------------------------
 
@@ -73,6 +77,7 @@ class Module:
     def apply(self, section: Mapping[str, Any] | None, policy_version: int) -> ModuleState:
         """Validate, build and ``suricata -T`` the new configuration, then switch to it (or raise)."""
         ctx, live, staging = self._require()
+        self._settle_rebuild()
         if section is None:
             self._shutdown()
             self._built, self._policy_version = None, policy_version
@@ -119,6 +124,10 @@ class Module:
 
     def stop(self) -> None:
         """Stop Suricata, remove the inline rules, read the last eve records."""
+        self._settle_rebuild()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         self._shutdown()
         if self._eve is not None:
             self.drain()
@@ -260,8 +269,6 @@ class Module:
         if policy.reputation is None or not base:
             return ()
         out = []
-        from pathlib import Path
-
         for name in policy.reputation.lists:
             try:
                 st = (Path(str(base)) / name).stat()
@@ -271,26 +278,47 @@ class Module:
         return tuple(out)
 
     def _follow_lists(self) -> None:
-        """A changed reputation list is rebuilt, validated and reloaded without a restart."""
+        """A changed reputation list is rebuilt and ``suricata -T``-checked in a worker thread, then reloaded.
+
+        ``tick`` only starts the rebuild and, on a later tick, switches to its
+        result (live files + ``reload-rules``, no restart); a refused update
+        keeps the running rules and says so in the state's detail.
+        """
+        if self._rebuild is not None:
+            if not self._rebuild.done():
+                return
+            future, self._rebuild = self._rebuild, None
+            try:
+                built = future.result()
+            except PolicyError as exc:
+                self._count("list_reload_refused")
+                self._detail = f"reputation list update refused, previous rules kept: {exc}"
+                return
+            _, live, _ = self._require()
+            write(built, live)
+            self._built = built
+            self.reload()
+            self._count("list_reloads")
+            return
         if self._built is None or self._built.policy.reputation is None:
             return
         stamp = self._lists_stamp(self._built.policy)
         if stamp == self._list_stamp:
             return
         self._list_stamp = stamp
-        try:
-            self._rebuild_rules(self._built.policy)
-            self._count("list_reloads")
-        except PolicyError as exc:
-            self._count("list_reload_refused")
-            self._detail = f"reputation list update refused, previous rules kept: {exc}"
-
-    def _rebuild_rules(self, policy: IpsPolicy) -> None:
         ctx, live, staging = self._require()
-        built = build(policy, ctx.settings, self._tools, staging, live)
-        write(built, live)
-        self._built = built
-        self.reload()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ips-rebuild")
+        self._rebuild = self._executor.submit(build, self._built.policy, ctx.settings, self._tools, staging, live)
+
+    def _settle_rebuild(self) -> None:
+        """Wait for a list rebuild in flight and drop its result (a new apply supersedes it)."""
+        if self._rebuild is not None:
+            try:
+                self._rebuild.result(timeout=600)
+            except PolicyError:
+                self._count("list_reload_superseded")
+            self._rebuild = None
 
     def _count(self, name: str, n: int = 1) -> None:
         self._counters[name] = self._counters.get(name, 0) + n
