@@ -52,6 +52,15 @@ except OSError as e:
 """
 
 
+TX_CSUM_OFF = r"""
+import ctypes, fcntl, socket, struct, sys
+value = ctypes.create_string_buffer(struct.pack("II", 0x17, 0))  # ETHTOOL_STXCSUM, off
+request = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(value))
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+fcntl.ioctl(sock.fileno(), 0x8946, request)  # SIOCETHTOOL
+"""
+
+
 def _run(*argv: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, check=check, timeout=timeout)
 
@@ -63,6 +72,7 @@ class Lab:
     work: Path
     tag: str = field(default_factory=lambda: secrets.token_hex(3))
     server_port: int = 8080
+    server_ip: str = "10.232.2.2"
     _server: subprocess.Popen[bytes] | None = None
 
     @property
@@ -107,9 +117,9 @@ class Lab:
         _run(*ex, self.client, "ip", "route", "add", "default", "via", "10.232.1.1")
         _run(*ex, self.server, "ip", "route", "add", "default", "via", "10.232.2.1")
         _run(*ex, self.router, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
-        # checksum offload would hand Suricata packets with partial checksums
-        for ns, dev in ((self.client, f"swc{t}"), (self.server, f"sws{t}")):
-            _run(*ex, ns, "ethtool", "-K", dev, "tx", "off", check=False)
+        self._start_server()
+
+    def _start_server(self) -> None:
         script = self.work / "server.py"
         script.write_text(SERVER_SCRIPT)
         (self.work / "client.py").write_text(CLIENT_SCRIPT)
@@ -137,7 +147,7 @@ class Lab:
             self.client,
             sys.executable,
             str(self.work / "client.py"),
-            "10.232.2.2",
+            self.server_ip,
             str(self.server_port),
             str(path),
             str(timeout),
@@ -158,3 +168,44 @@ class Lab:
                 self._server.wait(timeout=10)
         for ns in (self.client, self.router, self.server):
             _run("ip", "netns", "del", ns, check=False)
+
+
+@dataclass
+class BridgeLab(Lab):
+    """client (10.232.3.2) <-> router bridging two interfaces with no address <-> server (10.232.3.3).
+
+    Only Suricata (AF_PACKET copy mode) moves frames between the router's two
+    interfaces. Transmit checksum offload is switched off on the endpoints (an
+    ethtool ioctl, no ethtool binary needed): frames copied by a packet socket
+    must carry complete checksums.
+    """
+
+    server_ip: str = "10.232.3.3"
+
+    @property
+    def bridge_interfaces(self) -> tuple[str, str]:
+        """The router's two interfaces (client side, server side)."""
+        return f"swra{self.tag}", f"swrb{self.tag}"
+
+    def up(self) -> None:
+        """Create the namespaces and links; start the HTTP server."""
+        for ns in (self.client, self.router, self.server):
+            _run("ip", "netns", "add", ns)
+        t = self.tag
+        a, b = self.bridge_interfaces
+        _run("ip", "link", "add", f"swc{t}", "type", "veth", "peer", "name", a)
+        _run("ip", "link", "add", f"sws{t}", "type", "veth", "peer", "name", b)
+        _run("ip", "link", "set", f"swc{t}", "netns", self.client)
+        _run("ip", "link", "set", a, "netns", self.router)
+        _run("ip", "link", "set", b, "netns", self.router)
+        _run("ip", "link", "set", f"sws{t}", "netns", self.server)
+        ex = ("ip", "netns", "exec")
+        _run(*ex, self.client, "ip", "addr", "add", "10.232.3.2/24", "dev", f"swc{t}")
+        _run(*ex, self.server, "ip", "addr", "add", "10.232.3.3/24", "dev", f"sws{t}")
+        for ns, dev in ((self.client, f"swc{t}"), (self.router, a), (self.router, b), (self.server, f"sws{t}")):
+            _run(*ex, ns, "ip", "link", "set", dev, "up")
+        script = self.work / "txoff.py"
+        script.write_text(TX_CSUM_OFF)
+        for ns, dev in ((self.client, f"swc{t}"), (self.server, f"sws{t}")):
+            _run(*ex, ns, sys.executable, str(script), dev)
+        self._start_server()

@@ -130,3 +130,22 @@ def test_et_open_selection_by_category_and_sid(short_dir: Path, shared_data: Pat
     assert all(line.startswith(("alert ", "pass ")) for line in text.splitlines())
     with pytest.raises(PolicyError, match="unknown ET Open category"):
         module.apply({"et_open": {"categories": ["no_such_category"]}}, 2)
+
+
+def test_disable_unavailable_and_bad_settings(short_dir: Path) -> None:
+    module = _module(short_dir / "a", [])
+    assert module.apply({"mode": "detect"}, 1).status == ModuleStatus.RUNNING
+    off = module.apply(None, 2)
+    assert off.status == ModuleStatus.DISABLED and off.policy_version == 2
+    missing = _module(short_dir / "b", [], suricata="/nonexistent/suricata")
+    assert missing.state().status == ModuleStatus.UNAVAILABLE
+    with pytest.raises(PolicyError, match="unavailable"):
+        missing.apply({}, 1)
+    hostile = _module(short_dir / "c", [], netns="x; rm -rf /")
+    assert hostile.state().status == ModuleStatus.UNAVAILABLE
+    other = _module(short_dir / "d", [], capture="pcap-over-ip")
+    with pytest.raises(PolicyError, match="unsupported capture"):
+        other.apply({}, 1)
+    listed = _module(short_dir / "e", [], reputation_dir=str(short_dir))
+    with pytest.raises(PolicyError, match="not a file name"):
+        listed.apply({"reputation": {"lists": ["../etc/passwd"]}}, 1)

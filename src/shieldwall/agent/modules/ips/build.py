@@ -20,7 +20,7 @@ from shieldwall.agent.modules.ips import reputation
 from shieldwall.agent.modules.ips.commands import Tools
 from shieldwall.agent.modules.ips.config import ConfigError, ConfigOptions, render
 from shieldwall.agent.modules.ips.layout import Layout
-from shieldwall.agent.modules.ips.policy import Failure, IpsPolicy
+from shieldwall.agent.modules.ips.policy import Failure, IpsPolicy, Mode
 from shieldwall.agent.modules.ips.ruleset import Ruleset, RulesetError, assemble
 from shieldwall.agent.modules.ips.sources import RuleIndex, directory_index, pack_index
 from shieldwall.agent.modules.ips.validate import validate
@@ -84,6 +84,34 @@ def reputation_entries(policy: IpsPolicy, settings: Mapping[str, Any]) -> tuple[
     return rules, stats
 
 
+def af_packet_setup(policy: IpsPolicy, settings: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
+    """AF_PACKET interfaces and copy mode for ``capture: af-packet`` (nothing for other captures).
+
+    Two interfaces are bridged by Suricata in ``ips`` copy mode in both modes
+    (Detect differs only in its rules, all rewritten to ``alert``, exactly as
+    on NFQUEUE; ``tap`` copy mode put the engine in IDS stream mode, where
+    these tests saw no alerts). Such a bridge only forwards while Suricata
+    runs, so it cannot fail open: ``failure: open`` is refused. One interface
+    is a passive IDS tap and cannot Prevent.
+    """
+    if str(settings.get("capture", "nfqueue")) != "af-packet":
+        return (), ""
+    raw = settings.get("af_packet_interfaces") or ()
+    ifaces = tuple(str(i) for i in raw) if isinstance(raw, (list, tuple)) else ()
+    if len(ifaces) == 2:
+        if policy.failure == Failure.OPEN:
+            raise PolicyError(
+                "ips: an AF_PACKET bridge forwards only while Suricata runs and cannot fail open; "
+                "use failure: closed or capture: nfqueue"
+            )
+        return ifaces, "ips"
+    if len(ifaces) == 1:
+        if policy.mode == Mode.PREVENT:
+            raise PolicyError("ips: Prevent with AF_PACKET needs two interfaces (one is a passive tap)")
+        return ifaces, ""
+    raise PolicyError("ips: capture af-packet needs af_packet_interfaces (one or two interface names)")
+
+
 def build(
     policy: IpsPolicy,
     settings: Mapping[str, Any],
@@ -106,12 +134,15 @@ def build(
     else:
         classification = _read_small(Path("/etc/suricata/classification.config"))
     reference = _read_small(Path(str(settings.get("reference_file", "/etc/suricata/reference.config"))))
+    ifaces, copy_mode = af_packet_setup(policy, settings)
     options = ConfigOptions(
         home_net=policy.home_net,
         rule_files=(),
         unix_socket=True,
         nfq_fail_open=policy.failure == Failure.OPEN,
         checksum_validation=bool(settings.get("checksum_validation", False)),
+        af_packet=ifaces,
+        af_packet_copy_mode=copy_mode,
     )
     built = Built(
         policy=policy,
@@ -157,6 +188,8 @@ def _with_files(options: ConfigOptions, layout: Layout) -> ConfigOptions:
         exception_policy=options.exception_policy,
         extra_eve_types=options.extra_eve_types,
         stats=options.stats,
+        af_packet=options.af_packet,
+        af_packet_copy_mode=options.af_packet_copy_mode,
     )
 
 

@@ -8,6 +8,7 @@ computed (validated CIDRs, booleans), never raw policy text.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
@@ -42,6 +43,10 @@ class ConfigOptions:
     """More eve ``types`` entries (``http``, ``dns``, ``tls``...), for replays."""
     stats: bool = False
     """Suricata's stats counters (needed for an eve ``stats`` entry)."""
+    af_packet: Sequence[str] = ()
+    """AF_PACKET interfaces: one (passive IDS) or two (bridged by Suricata, ``af_packet_copy_mode``)."""
+    af_packet_copy_mode: str = ""
+    """``ips`` (drop rules drop), ``tap`` (bridge, never drop) or empty (passive, one interface)."""
 
 
 def _quoted(path: Path) -> str:
@@ -49,6 +54,34 @@ def _quoted(path: Path) -> str:
     if any(c in _FORBIDDEN for c in text):
         raise ConfigError(f"path {text!r} contains a character that cannot be placed in suricata.yaml")
     return text
+
+
+_IFACE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+
+
+def _af_packet(options: ConfigOptions) -> str:
+    """The ``af-packet:`` section: each interface copies to the other in ips/tap mode."""
+    ifaces = list(options.af_packet)
+    if not ifaces:
+        return ""
+    if any(not _IFACE.match(i) for i in ifaces) or len(ifaces) > 2 or len(set(ifaces)) != len(ifaces):
+        raise ConfigError(f"bad AF_PACKET interfaces {ifaces!r}")
+    if options.af_packet_copy_mode not in ("", "ips", "tap"):
+        raise ConfigError(f"bad AF_PACKET copy mode {options.af_packet_copy_mode!r}")
+    if options.af_packet_copy_mode and len(ifaces) != 2:
+        raise ConfigError("AF_PACKET copy mode needs exactly two interfaces")
+    lines = ["af-packet:"]
+    for n, iface in enumerate(ifaces):
+        lines += [
+            f"  - interface: {iface}",
+            f"    cluster-id: {98 - n}",
+            "    cluster-type: cluster_flow",
+            "    defrag: no",
+        ]
+        if options.af_packet_copy_mode:
+            other = ifaces[1 - n]
+            lines += [f"    copy-mode: {options.af_packet_copy_mode}", f"    copy-iface: {other}"]
+    return "\n".join(lines)
 
 
 def template_text() -> str:
@@ -89,5 +122,6 @@ def render(layout: Layout, options: ConfigOptions) -> str:
         midstream=str(options.midstream).lower(),
         exception_policy=options.exception_policy,
         stats_enabled=yes_no[options.stats],
+        af_packet=_af_packet(options),
     )
     return text

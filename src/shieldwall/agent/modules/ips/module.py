@@ -1,8 +1,10 @@
 """The ``ips`` agent module: Suricata managed by policy, its alerts and drops as agent events.
 
 Settings (local, not policy): ``suricata``, ``iptables``, ``netns``,
-``capture`` (``nfqueue`` — inline, the default; ``none`` — configuration,
-validation and eve reading only, for a Suricata run elsewhere),
+``capture`` (``nfqueue`` — inline through iptables NFQUEUE, the default;
+``af-packet`` — Suricata bridges ``af_packet_interfaces`` (two: inline copy
+mode; one: passive Detect); ``none`` — configuration, validation and eve
+reading only, for a Suricata run elsewhere),
 ``et_open_dir``, ``reputation_dir``, ``classification_file``,
 ``reference_file``, ``eve_batch`` (eve lines read per tick).
 """
@@ -29,6 +31,7 @@ from shieldwall.agent.modules.ips.supervisor import Supervisor
 from shieldwall.model.finding import Severity
 
 VERSION = "1.0.0"
+CAPTURES = ("nfqueue", "af-packet", "none")
 _LOG = logging.getLogger(__name__)
 
 
@@ -86,6 +89,7 @@ class Module:
         if self._status == ModuleStatus.UNAVAILABLE:
             raise PolicyError(f"ips unavailable: {self._detail}")
         policy = parse_policy(section)
+        self._check_capture(policy)
         built = build(policy, ctx.settings, self._tools, staging, live)
         self._switch(built)
         self._policy_version = policy_version
@@ -181,6 +185,12 @@ class Module:
         ctx, _, _ = self._require()
         return str(ctx.settings.get("capture", "nfqueue"))
 
+    def _check_capture(self, policy: IpsPolicy) -> None:
+        """Refuse an unknown capture before anything is built or written."""
+        capture = self._capture()
+        if capture not in CAPTURES:
+            raise PolicyError(f"ips: unsupported capture {capture!r} (one of {', '.join(CAPTURES)})")
+
     def _switch(self, built: Built) -> None:
         _, live, _ = self._require()
         before = live_config_text(live)
@@ -191,20 +201,9 @@ class Module:
         if capture == "none":
             self._status, self._detail = ModuleStatus.RUNNING, "configuration only (capture: none)"
             return
-        if capture != "nfqueue":
-            raise PolicyError(f"unsupported capture {capture!r}")
         policy = built.policy
-        argv = self._tools.wrap(
-            [
-                self._tools.suricata,
-                "-c",
-                str(live.config),
-                "-l",
-                str(live.log_dir),
-                "-q",
-                str(policy.inline.queue),
-            ]
-        )
+        source = ["--af-packet"] if capture == "af-packet" else ["-q", str(policy.inline.queue)]
+        argv = self._tools.wrap([self._tools.suricata, "-c", str(live.config), "-l", str(live.log_dir), *source])
         needs_restart = (
             self._supervisor is None or list(self._supervisor.argv) != argv or text != before or previous is None
         )
@@ -215,6 +214,9 @@ class Module:
             self._supervisor.start()
         else:
             self.reload()
+        if capture == "af-packet":
+            self._status, self._detail = ModuleStatus.RUNNING, built.loaded
+            return
         try:
             if self._inline_chains and set(self._inline_chains) != set(policy.inline.chains):
                 inline.remove(self._tools, self._inline_chains)

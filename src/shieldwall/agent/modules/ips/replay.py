@@ -67,6 +67,8 @@ def prepare(
         exception_policy=options.exception_policy,
         extra_eve_types=options.extra_eve_types,
         stats=options.stats,
+        af_packet=options.af_packet,
+        af_packet_copy_mode=options.af_packet_copy_mode,
     )
     layout.config.write_text(render(layout, opts), encoding="utf-8")
 
