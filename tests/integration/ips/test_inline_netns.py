@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def lab(short_dir: Path) -> Iterator[Lab]:
         lab.close()
 
 
-def _start(lab: Lab, state: Path, events: list[AgentEvent], section: dict[str, object]) -> Module:
+def _start(lab: Lab, state: Path, events: list[AgentEvent], section: dict[str, object], **settings: object) -> Module:
     module = Module()
     module.start(
         ModuleContext(
@@ -51,7 +52,7 @@ def _start(lab: Lab, state: Path, events: list[AgentEvent], section: dict[str, o
             state_dir=state,
             emit=events.append,
             log=logging.getLogger("ips-test"),
-            settings={"netns": lab.router, "capture": "nfqueue"},
+            settings={"netns": lab.router, "capture": "nfqueue", **settings},
         )
     )
     try:
@@ -89,16 +90,20 @@ def _drain(module: Module, events: list[AgentEvent]) -> None:
 @pytest.mark.parametrize("mode", ["prevent", "detect"])
 def test_exploits_and_lookalikes_through_the_inline_path(lab: Lab, short_dir: Path, mode: str) -> None:
     events: list[AgentEvent] = []
-    module = _start(lab, short_dir / "state", events, {"mode": mode, "failure": "closed"})
+    # eve_max_bytes=1: eve.json is rotated (rename, reopen-log-files, drain) whenever it is fully read
+    module = _start(lab, short_dir / "state", events, {"mode": mode, "failure": "closed"}, eve_max_bytes=1)
     try:
         status, _ = lab.request(BENIGN_PROBE)
         assert status.startswith("HTTP/1.1 200"), status
         outcomes = {}
         for case in CASES:
             outcomes[case.name] = lab.request(http_request(case.method, case.target, case.headers, case.body))[0]
+            module.tick(time.monotonic())  # rotations interleave with traffic
         _drain(module, events)
+        rotations = module.state().counters.get("eve_rotations", 0)
     finally:
         module.stop()
+    assert rotations >= 1
     for case in CASES:
         got = outcomes[case.name]
         if case.exploit and mode == "prevent":
@@ -109,6 +114,12 @@ def test_exploits_and_lookalikes_through_the_inline_path(lab: Lab, short_dir: Pa
     for case in CASES:
         if case.exploit:
             assert case.sids <= fired, case.name
+    # across rotations every alert arrived exactly once
+    per_request = Counter(
+        (e.attributes["src_port"], e.attributes["sid"]) for e in events if e.kind != "ips.engine_restarted"
+    )
+    assert set(per_request.values()) == {1}
+    assert len({e.key for e in events}) == len(events)
     kinds = {e.kind for e in events if e.kind.startswith("ips.") and e.kind != "ips.engine_restarted"}
     assert kinds == ({"ips.drop"} if mode == "prevent" else {"ips.alert"})
     # the module removed its NFQUEUE rules on stop: traffic flows with no Suricata at all

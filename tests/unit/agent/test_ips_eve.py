@@ -75,3 +75,49 @@ def test_alert_to_event() -> None:
     assert to_event({"event_type": "http"}, {}) is None
     assert to_event({"event_type": "alert", "alert": "x"}, {}) is None
     assert to_event(ALERT, {}) is not None and to_event(ALERT, {}).key == to_event(ALERT, {}).key  # type: ignore[union-attr]
+
+
+def test_rotation_loses_nothing_written_before_the_reopen(tmp_path: Path) -> None:
+    from shieldwall.agent.modules.ips.eve import at_end, rotate
+
+    eve = tmp_path / "eve.json"
+    writer = eve.open("a")
+    for i in range(3):
+        writer.write(json.dumps({"n": i}) + "\n")
+    writer.flush()
+    reader = EveReader(eve, tmp_path / "pos")
+    assert [r["n"] for r in reader.read()] == [0, 1, 2] and at_end(reader)
+
+    def reopen() -> None:
+        nonlocal writer
+        writer.write(json.dumps({"n": 3}) + "\n")  # written to the renamed file before the reopen
+        writer.flush()
+        writer.close()
+        writer = eve.open("a")
+
+    assert [r["n"] for r in rotate(reader, reopen)] == [3]
+    assert not (tmp_path / "eve.json.1").exists()
+    writer.write(json.dumps({"n": 4}) + "\n")
+    writer.flush()
+    assert [r["n"] for r in reader.read()] == [4]
+    writer.close()
+
+
+def test_failed_reopen_puts_the_file_back(tmp_path: Path) -> None:
+    from shieldwall.agent.modules.ips.eve import rotate
+
+    eve = tmp_path / "eve.json"
+    eve.write_text(json.dumps({"n": 0}) + "\n")
+    reader = EveReader(eve, tmp_path / "pos")
+    reader.read()
+
+    def reopen() -> None:
+        raise OSError("socket down")
+
+    try:
+        rotate(reader, reopen)
+    except OSError:
+        pass
+    else:
+        raise AssertionError("rotation must fail")
+    assert eve.exists() and reader.read() == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,47 @@ class EveReader:
                     self.bad_json += 1
         self._save()
         return events
+
+
+def at_end(reader: EveReader) -> bool:
+    """Has ``reader`` consumed everything currently in its file?"""
+    try:
+        st = reader.path.stat()
+    except FileNotFoundError:
+        return True
+    return st.st_ino == reader._inode and st.st_size == reader._offset
+
+
+def rotate(reader: EveReader, reopen: Callable[[], None]) -> list[dict[str, Any]]:
+    """Bound eve.json: rename it, make Suricata reopen its logs, drain the old file, delete it.
+
+    Lines Suricata wrote between the reader's last read and the reopen are in
+    the renamed file and are returned here, so rotation loses nothing. When
+    ``reopen`` fails the file is renamed back (Suricata still writes to it)
+    and the error propagates.
+    """
+    old = reader.path.with_name(reader.path.name + ".1")
+    os.replace(reader.path, old)
+    try:
+        reopen()
+    except Exception:
+        os.replace(old, reader.path)
+        raise
+    events: list[dict[str, Any]] = []
+    with old.open("rb") as fh:
+        fh.seek(reader._offset)
+        for line in fh:
+            if len(line) > reader.max_line:
+                reader.skipped_long += 1
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError:
+                reader.bad_json += 1
+                continue
+            if isinstance(value, dict):
+                events.append(value)
+    old.unlink()
+    reader._inode, reader._offset = 0, 0
+    reader._save()
+    return events

@@ -24,7 +24,8 @@ from shieldwall.agent.modules.ips import control, inline
 from shieldwall.agent.modules.ips.alerts import to_event
 from shieldwall.agent.modules.ips.build import Built, build, live_config_text, write
 from shieldwall.agent.modules.ips.commands import Tools
-from shieldwall.agent.modules.ips.eve import EveReader
+from shieldwall.agent.modules.ips.eve import EveReader, at_end
+from shieldwall.agent.modules.ips.eve import rotate as eve_rotate
 from shieldwall.agent.modules.ips.layout import Layout, live_layout, staging_layout
 from shieldwall.agent.modules.ips.policy import Failure, IpsPolicy, parse_policy
 from shieldwall.agent.modules.ips.supervisor import Supervisor
@@ -32,6 +33,8 @@ from shieldwall.model.finding import Severity
 
 VERSION = "1.0.0"
 CAPTURES = ("nfqueue", "af-packet", "none")
+EVE_MAX_BYTES = 128 * 1024 * 1024
+"""eve.json is rotated (renamed, reopened by Suricata, drained, deleted) above this size."""
 _LOG = logging.getLogger(__name__)
 
 
@@ -144,7 +147,15 @@ class Module:
             return 0
         known = self._built.cves_by_sid() if self._built is not None else {}
         emitted = 0
-        for record in self._eve.read():
+        records = self._eve.read()
+        if not records and self._eve_too_big():
+            try:
+                records = eve_rotate(self._eve, self._reopen_logs)
+                self._count("eve_rotations")
+            except (control.ControlError, OSError) as exc:
+                _LOG.warning("ips: eve.json rotation failed: %s", exc)
+                self._count("eve_rotation_failures")
+        for record in records:
             if record.get("event_type") == "drop":
                 self._count("packets_dropped")
                 continue
@@ -155,6 +166,20 @@ class Module:
             self._count(event.kind.replace(".", "_"))
             emitted += 1
         return emitted
+
+    def _eve_too_big(self) -> bool:
+        ctx, live, _ = self._require()
+        limit = int(ctx.settings.get("eve_max_bytes", EVE_MAX_BYTES))
+        try:
+            size = live.eve.stat().st_size
+        except FileNotFoundError:
+            return False
+        running = self._supervisor is not None and self._supervisor.running()
+        return running and size > limit and self._eve is not None and at_end(self._eve)
+
+    def _reopen_logs(self) -> None:
+        _, live, _ = self._require()
+        control.command(live.socket, "reopen-log-files", timeout=30)
 
     def supervisor(self) -> Supervisor | None:
         """The running Suricata's supervisor (tests and status pages read it)."""
