@@ -101,9 +101,7 @@ def render(layout: Layout, options: ConfigOptions) -> str:
         for t in options.extra_eve_types
         if t.isalnum()
     )
-    rule_files = "".join(f'  - "{_quoted(Path(p))}"\n' for p in options.rule_files) or "  []\n"
-    if not options.rule_files:
-        rule_files = ""
+    rule_files = "".join(f'  - "{_quoted(Path(p))}"\n' for p in options.rule_files)
     yes_no = {True: "yes", False: "no"}
     text = Template(template_text()).substitute(
         home_net="[" + ",".join(nets) + "]",
