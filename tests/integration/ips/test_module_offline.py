@@ -149,3 +149,17 @@ def test_disable_unavailable_and_bad_settings(short_dir: Path) -> None:
     listed = _module(short_dir / "e", [], reputation_dir=str(short_dir))
     with pytest.raises(PolicyError, match="not a file name"):
         listed.apply({"reputation": {"lists": ["../etc/passwd"]}}, 1)
+
+
+@pytest.mark.slow
+def test_the_whole_et_open_snapshot_loads_in_prevent(short_dir: Path, shared_data: Path) -> None:
+    from shieldwall.agent.modules.ips.sources import directory_index
+
+    et = shared_data / "ids" / "et-open" / "rules"
+    index = directory_index(et)
+    module = _module(short_dir / "state", [], et_open_dir=str(et))
+    state = module.apply({"mode": "prevent", "et_open": {"categories": sorted(index.by_category)}}, 1)
+    enabled = sum(1 for r in index.by_sid.values() if r.enabled)
+    assert state.counters["rules_active"] == enabled + 12  # every enabled ET rule plus the pack
+    assert f"{enabled + 12} rules successfully loaded, 0 rules failed" in state.detail, state.detail
+    print(f"\nET Open snapshot: {enabled} enabled rules; suricata -T: {state.detail}")

@@ -224,7 +224,7 @@ class Module:
         self._built = built
         capture = self._capture()
         if capture == "none":
-            self._status, self._detail = ModuleStatus.RUNNING, "configuration only (capture: none)"
+            self._status, self._detail = ModuleStatus.RUNNING, f"configuration only (capture: none); {built.loaded}"
             return
         policy = built.policy
         source = ["--af-packet"] if capture == "af-packet" else ["-q", str(policy.inline.queue)]
