@@ -25,7 +25,7 @@ from shieldwall.api.jobs import JobManager, ScanFunction
 from shieldwall.api.metrics import CONTENT_TYPE, ApiMetrics, StoreCollector
 from shieldwall.api.queries import NotFoundError
 from shieldwall.api.ratelimit import RateLimiter
-from shieldwall.api.routes import admin, assets, audit, compliance, fim, findings, scans, tasks
+from shieldwall.api.routes import admin, assets, audit, compliance, fim, findings, ips, scans, tasks
 from shieldwall.api.routes.common import AUTH_ERRORS
 from shieldwall.api.schemas import HealthOut
 from shieldwall.api.sessions import SessionStore
@@ -93,14 +93,16 @@ def create_app(
     _install_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=AUTH_ERRORS)
-    for module in (scans, findings, assets, compliance, audit, admin, fim, tasks):
+    for module in (scans, findings, assets, compliance, audit, admin, fim, tasks, ips):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(_service_router())
     if dashboard:
+        from shieldwall.api.dashboard import ips as ips_page
         from shieldwall.api.dashboard import views
 
         views.install(app)
+        ips_page.install(app)
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(NulGuard)

@@ -20,6 +20,7 @@ from shieldwall import __version__
 from shieldwall.cli import api_cmds, compliance, gating, store_cmds
 from shieldwall.cli import fim as fim_cli
 from shieldwall.cli import firewall as firewall_cli
+from shieldwall.cli import ips as ips_cli
 from shieldwall.cli import logs as logs_cli
 from shieldwall.cli import secrets as secrets_cli
 from shieldwall.cli import sweep as sweep_cli
@@ -315,6 +316,7 @@ def sbom(
 
 app.add_typer(gating.config_app, name="config")
 app.add_typer(db_app, name="db")
+app.add_typer(ips_cli.ips_app, name="ips")
 app.add_typer(secrets_cli.secrets_app, name="secrets")
 app.add_typer(firewall_cli.firewall_app, name="firewall")
 app.add_typer(store_cmds.assets_app, name="assets")

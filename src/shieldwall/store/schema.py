@@ -418,3 +418,53 @@ class TaskRun(Base):
     worker: Mapped[str] = mapped_column(String(256), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+# --- ips ---
+
+
+class IpsRecommendation(Base):
+    """A virtual-patching recommendation: an IPS rule whose CVE reference names an open finding's advisory.
+
+    Rows exist only while the finding is open (a fixed finding's rows are
+    deleted by the next recommendation pass, which also unassigns the rule).
+    ``assigned`` means the rule is in the asset's IPS policy.
+    """
+
+    __tablename__ = "ips_recommendations"
+    __table_args__ = (
+        UniqueConstraint("finding_id", "sid"),
+        Index("ix_ips_recommendations_asset", "asset_id", "assigned"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
+    cve: Mapped[str] = mapped_column(String(32))
+    sid: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(32))
+    msg: Mapped[str] = mapped_column(Text, default="")
+    mode: Mapped[str] = mapped_column(String(16), default="prevent")
+    assigned: Mapped[bool] = mapped_column(Boolean, default=False)
+    assigned_by: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class IpsEvent(Base):
+    """An IPS alert or drop reported by an agent (``ips.alert`` / ``ips.drop``), once per event key."""
+
+    __tablename__ = "ips_events"
+    __table_args__ = (Index("ix_ips_events_asset_time", "asset_id", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    sid: Mapped[int] = mapped_column(BigInteger)
+    msg: Mapped[str] = mapped_column(Text, default="")
+    cves: Mapped[str] = mapped_column(Text, default="[]")
+    src: Mapped[str] = mapped_column(String(80), default="")
+    dest: Mapped[str] = mapped_column(String(80), default="")
+    action: Mapped[str] = mapped_column(String(16), default="")
+    observed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

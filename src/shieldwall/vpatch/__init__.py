@@ -1,0 +1,1 @@
+"""Virtual patching: which IPS rules shield which open vulnerability findings (manager side)."""

@@ -1,0 +1,149 @@
+"""Read side of virtual patching: per-finding shields, unshielded exposure, assignment, rule SIDs per asset."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from shieldwall.model.finding import FindingKind
+from shieldwall.store import Store
+from shieldwall.store.core import utcnow
+from shieldwall.store.schema import Asset, IpsRecommendation, StoredFinding
+from shieldwall.vpatch.recommend import ACTIVE, finding_cves
+
+
+class RecommendationNotFound(LookupError):
+    """No recommendation with that ID."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShieldView:
+    """One open vulnerability finding and the rules that shield (or could shield) it."""
+
+    finding_id: int
+    asset_id: int
+    asset: str
+    advisory: str
+    cves: list[str]
+    package: str
+    severity: str
+    shielded: bool
+    rules: list[dict[str, Any]]
+    summary: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "finding_id": self.finding_id,
+            "asset_id": self.asset_id,
+            "asset": self.asset,
+            "advisory": self.advisory,
+            "cves": self.cves,
+            "package": self.package,
+            "severity": self.severity,
+            "shielded": self.shielded,
+            "rules": self.rules,
+            "summary": self.summary,
+        }
+
+
+def _summary(rules: list[dict[str, Any]]) -> str:
+    assigned = [r for r in rules if r["assigned"]]
+    if assigned:
+        modes = sorted({str(r["mode"]).capitalize() for r in assigned})
+        sids = ", ".join(str(r["sid"]) for r in assigned)
+        return f"shielded by rules {sids} ({'/'.join(modes)})"
+    if rules:
+        return "no network shield (recommended, not assigned: " + ", ".join(str(r["sid"]) for r in rules) + ")"
+    return "no network shield"
+
+
+def shields(
+    store: Store, asset_id: int | None = None, only_unshielded: bool = False, limit: int = 1000
+) -> list[ShieldView]:
+    """Open vulnerability findings with their recommended and assigned rules."""
+    with store.session() as session:
+        q = (
+            select(StoredFinding, Asset)
+            .join(Asset, Asset.id == StoredFinding.asset_id)
+            .where(StoredFinding.kind == FindingKind.VULNERABILITY.value, StoredFinding.status.in_(ACTIVE))
+            .order_by(StoredFinding.id)
+        )
+        if asset_id is not None:
+            q = q.where(StoredFinding.asset_id == asset_id)
+        rows = [(f, a) for f, a in session.execute(q)]
+        recs: dict[int, list[dict[str, Any]]] = {}
+        rq = select(IpsRecommendation).order_by(IpsRecommendation.sid)
+        if asset_id is not None:
+            rq = rq.where(IpsRecommendation.asset_id == asset_id)
+        for rec in session.scalars(rq):
+            recs.setdefault(rec.finding_id, []).append(
+                {
+                    "id": rec.id,
+                    "sid": rec.sid,
+                    "cve": rec.cve,
+                    "source": rec.source,
+                    "msg": rec.msg,
+                    "mode": rec.mode,
+                    "assigned": rec.assigned,
+                }
+            )
+        out: list[ShieldView] = []
+        for finding, asset in rows:
+            rules = recs.get(finding.id, [])
+            shielded = any(r["assigned"] for r in rules)
+            if only_unshielded and shielded:
+                continue
+            out.append(
+                ShieldView(
+                    finding_id=finding.id,
+                    asset_id=asset.id,
+                    asset=asset.identifier,
+                    advisory=finding.rule_id,
+                    cves=finding_cves(finding),
+                    package=finding.package_name,
+                    severity=finding.severity,
+                    shielded=shielded,
+                    rules=rules,
+                    summary=_summary(rules),
+                )
+            )
+            if len(out) >= limit:
+                break
+        return out
+
+
+def set_assigned(store: Store, recommendation_id: int, assigned: bool, actor: str, mode: str | None = None) -> None:
+    """Assign (or unassign) one recommended rule to its asset's IPS policy."""
+    with store.session() as session:
+        rec = session.get(IpsRecommendation, recommendation_id)
+        if rec is None:
+            raise RecommendationNotFound(recommendation_id)
+        rec.assigned = assigned
+        rec.assigned_by = actor if assigned else ""
+        if mode in ("prevent", "detect"):
+            rec.mode = mode
+        rec.updated_at = utcnow()
+
+
+def assigned_rules(store: Store, asset_id: int) -> Mapping[int, str]:
+    """SID -> mode of the rules assigned to an asset: the ``virtual_patches`` and ``rule_modes`` of its policy."""
+    with store.session() as session:
+        q = select(IpsRecommendation).where(IpsRecommendation.asset_id == asset_id, IpsRecommendation.assigned)
+        out: dict[int, str] = {}
+        for rec in session.scalars(q):
+            if out.get(rec.sid) != "prevent":
+                out[rec.sid] = rec.mode
+        return out
+
+
+def policy_section(store: Store, asset_id: int) -> dict[str, Any]:
+    """The part of an agent's ``ips`` policy section that virtual patching contributes."""
+    rules = assigned_rules(store, asset_id)
+    return {
+        "virtual_patches": sorted(rules),
+        "rule_modes": {str(sid): mode for sid, mode in sorted(rules.items())},
+    }
