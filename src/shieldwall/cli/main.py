@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from shieldwall import __version__
-from shieldwall.cli import admission, api_cmds, compliance, gating, store_cmds
+from shieldwall.cli import admission, api_cmds, compliance, gating, harbor, store_cmds
 from shieldwall.cli import secrets as secrets_cli
 from shieldwall.cli.db import db_app
 from shieldwall.errors import InputError, ShieldwallError
@@ -309,6 +309,7 @@ app.command("monitor")(store_cmds.monitor_cmd)
 app.command("serve")(api_cmds.serve)
 app.add_typer(api_cmds.token_app, name="token")
 app.add_typer(admission.admission_app, name="admission")
+app.add_typer(harbor.harbor_app, name="harbor")
 
 
 @app.command()
