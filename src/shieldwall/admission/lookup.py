@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from shieldwall.errors import InputError
@@ -70,45 +70,56 @@ class ImageFacts:
         return tuple(dict.fromkeys(names))
 
 
-def _asset_by_digest(session: Session, digest: str) -> int | None:
-    asset_id = session.scalars(
-        select(Asset.id).where(Asset.kind == str(AssetKind.IMAGE), Asset.identifier == digest).limit(1)
-    ).first()
-    if asset_id is not None:
-        return int(asset_id)
-    tagged = session.scalars(select(AssetTag.asset_id).where(AssetTag.manifest_digest == digest).limit(1)).first()
-    return int(tagged) if tagged is not None else None
+# Statements built once: building SQLAlchemy expressions per request costs more than running them.
+_ASSET_BY_DIGEST = (
+    select(Asset.id, Asset.last_scan_id)
+    .where(Asset.kind == str(AssetKind.IMAGE), Asset.identifier == bindparam("digest"))
+    .limit(1)
+)
+_TAGGED_DIGEST = (
+    select(Asset.id, Asset.last_scan_id)
+    .join(AssetTag, AssetTag.asset_id == Asset.id)
+    .where(AssetTag.manifest_digest == bindparam("digest"))
+    .limit(1)
+)
+_BY_TAG = (
+    select(AssetTag.asset_id, AssetTag.manifest_digest, Asset.identifier, Asset.last_scan_id)
+    .join(Asset, Asset.id == AssetTag.asset_id)
+    .where(AssetTag.repository == bindparam("repository"), AssetTag.tag == bindparam("tag"), AssetTag.current.is_(True))
+    .order_by(AssetTag.last_seen.desc())
+    .limit(1)
+)
+_FINDINGS = (
+    select(
+        StoredFinding.kind,
+        StoredFinding.rule_id,
+        StoredFinding.severity,
+        StoredFinding.fixed_version,
+        StoredFinding.package_name,
+        StoredFinding.data.contains(_KEV_MARK, autoescape=True),
+    )
+    .where(StoredFinding.asset_id == bindparam("asset_id"), StoredFinding.status.in_(ACTIVE))
+    .limit(MAX_FINDINGS)
+)
 
 
-def _asset_by_tag(session: Session, ref: ImageReference) -> tuple[int, str] | None:
-    row = session.execute(
-        select(AssetTag.asset_id, AssetTag.manifest_digest, Asset.identifier)
-        .join(Asset, Asset.id == AssetTag.asset_id)
-        .where(AssetTag.repository == ref.name, AssetTag.tag == ref.tag, AssetTag.current.is_(True))
-        .order_by(AssetTag.last_seen.desc())
-        .limit(1)
-    ).first()
+def _asset_by_digest(session: Session, digest: str) -> tuple[int, bool] | None:
+    row = session.execute(_ASSET_BY_DIGEST, {"digest": digest}).first()
+    if row is None:
+        row = session.execute(_TAGGED_DIGEST, {"digest": digest}).first()
+    return (int(row[0]), row[1] is not None) if row is not None else None
+
+
+def _asset_by_tag(session: Session, ref: ImageReference) -> tuple[int, str, bool] | None:
+    row = session.execute(_BY_TAG, {"repository": ref.name, "tag": ref.tag}).first()
     if row is None:
         return None
-    digest = str(row[1] or row[2])
-    return int(row[0]), digest
+    return int(row[0]), str(row[1] or row[2]), row[3] is not None
 
 
 def _findings(session: Session, asset_id: int) -> tuple[FindingFact, ...]:
-    rows = session.execute(
-        select(
-            StoredFinding.kind,
-            StoredFinding.rule_id,
-            StoredFinding.severity,
-            StoredFinding.fixed_version,
-            StoredFinding.package_name,
-            StoredFinding.data,
-        )
-        .where(StoredFinding.asset_id == asset_id, StoredFinding.status.in_(ACTIVE))
-        .limit(MAX_FINDINGS)
-    ).all()
     out: list[FindingFact] = []
-    for kind, rule_id, severity, fixed, package, data in rows:
+    for kind, rule_id, severity, fixed, package, kev in session.execute(_FINDINGS, {"asset_id": asset_id}):
         try:
             parsed_kind = FindingKind(kind)
             parsed_severity = Severity(severity)
@@ -120,7 +131,7 @@ def _findings(session: Session, asset_id: int) -> tuple[FindingFact, ...]:
                 rule_id=str(rule_id),
                 severity=parsed_severity,
                 fixable=bool(fixed),
-                kev=_KEV_MARK in (data or ""),
+                kev=bool(kev),
                 package=str(package or ""),
             )
         )
@@ -133,19 +144,18 @@ def image_facts(session: Session, written: str) -> ImageFacts:
         ref = parse_reference(written)
     except InputError as exc:
         return ImageFacts(written=written, reference=None, error=str(exc))
-    asset_id: int | None
     if ref.digest:
         digest, resolved_from = ref.digest, "digest"
-        asset_id = _asset_by_digest(session, ref.digest)
+        by_digest = _asset_by_digest(session, ref.digest)
+        if by_digest is None:
+            return ImageFacts(written=written, reference=ref, digest=digest, resolved_from=resolved_from)
+        asset_id, scanned = by_digest
     else:
         found = _asset_by_tag(session, ref)
         if found is None:
             return ImageFacts(written=written, reference=ref)
-        asset_id, digest = found
+        asset_id, digest, scanned = found
         resolved_from = f"tag {ref.name}:{ref.tag}"
-    if asset_id is None:
-        return ImageFacts(written=written, reference=ref, digest=digest, resolved_from=resolved_from)
-    scanned = session.scalars(select(Asset.last_scan_id).where(Asset.id == asset_id)).first() is not None
     return ImageFacts(
         written=written,
         reference=ref,

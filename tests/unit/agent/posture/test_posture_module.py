@@ -62,9 +62,8 @@ def test_failures_then_passes(tmp_path: Path) -> None:
 def test_all_frameworks_and_bad_policy(tmp_path: Path) -> None:
     root = root_fs(tmp_path)
     events: list[AgentEvent] = []
-    docker_only = module(root, tmp_path / "a", events) if (tmp_path / "a").mkdir() is None else None
-    assert docker_only is not None
-    docker_count = docker_only.run_once()
+    (tmp_path / "a").mkdir()
+    docker_count = module(root, tmp_path / "a", events).run_once()
     everything: list[AgentEvent] = []
     (tmp_path / "b").mkdir()
     assert module(root, tmp_path / "b", everything, {"frameworks": []}).run_once() > docker_count
