@@ -44,9 +44,21 @@ from shieldwall.admission.policy import AdmissionPolicy
 from shieldwall.admission.review import parse_review
 from shieldwall.admission.service import AdmissionService
 from shieldwall.model import (
-    Finding, FindingKind, ImageConfig, LayerRef, Location, OSInfo, Package, PackageType, ScanResult, Severity, Target,
-    TargetKind, TargetRef, VulnDetails,
-)  # fmt: skip
+    Finding,
+    FindingKind,
+    ImageConfig,
+    LayerRef,
+    Location,
+    OSInfo,
+    Package,
+    PackageType,
+    ScanResult,
+    Severity,
+    Target,
+    TargetKind,
+    TargetRef,
+    VulnDetails,
+)
 from shieldwall.store import Store
 from shieldwall.store.records import TagRef, record_scan
 from shieldwall.target.reference import parse_reference
@@ -100,10 +112,11 @@ def seed(store: Store, images: int, findings: int, names: set[str]) -> None:
     for number, text in enumerate(refs[:images]):
         ref = parse_reference(text)
         digest = "sha256:" + f"{number:064x}"
+        status = (Location("/var/lib/dpkg/status"),)
         packages = tuple(
-            Package(PackageType.DEB, f"pkg{i}", "1.0", f"pkg:deb/debian/pkg{i}@1.0", locations=(Location("/var/lib/dpkg/status"),))
+            Package(PackageType.DEB, f"pkg{i}", "1.0", f"pkg:deb/debian/pkg{i}@1.0", locations=status)
             for i in range(20)
-        )  # fmt: skip
+        )
         vulns = tuple(
             Finding(FindingKind.VULNERABILITY, f"CVE-2026-{number:04d}{i:03d}", "v", SEVERITIES[i % 4],
                     package_id=packages[i % 20].id, vuln=VulnDetails("1.0", "1.1" if i % 3 else "", kev=i == 7))
