@@ -18,9 +18,10 @@ from shieldwall.admission.images import ContainerImage
 from shieldwall.admission.lookup import FindingFact, ImageFacts
 from shieldwall.admission.podspec import PodSpecResult
 from shieldwall.admission.policy import AdmissionException, AdmissionPolicy, Mode, NamespacePolicy, UnknownImage
-from shieldwall.model import FindingKind
+from shieldwall.model import FindingKind, Severity
 
 MAX_RULES_IN_MESSAGE = 5
+RANK = {severity: severity.rank for severity in Severity}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,7 @@ def _judge_findings(judge: _Judge, facts: ImageFacts, rules: NamespacePolicy) ->
         return sorted({f.rule_id for f in findings if predicate(f)})
 
     if threshold is not None:
-        severe = pick(lambda f: f.kind is FindingKind.VULNERABILITY and f.severity.rank >= threshold.rank)
+        severe = pick(lambda f: f.kind is FindingKind.VULNERABILITY and RANK[f.severity] >= RANK[threshold])
         if severe:
             message = f"image {label}: {len(severe)} vulnerabilities at or above {threshold}: {_rules_text(severe)}"
             judge.add(Violation("vulnerability", message, label, tuple(severe)), names)

@@ -23,6 +23,8 @@ from shieldwall.target.reference import ImageReference, parse_reference
 ACTIVE = (str(FindingStatus.OPEN), str(FindingStatus.REOPENED))
 MAX_FINDINGS = 20_000
 _KEV_MARK = '"kev": true'
+_KINDS = {str(k): k for k in FindingKind}
+_SEVERITIES = {str(s): s for s in Severity}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +122,8 @@ def _asset_by_tag(session: Session, ref: ImageReference) -> tuple[int, str, bool
 def _findings(session: Session, asset_id: int) -> tuple[FindingFact, ...]:
     out: list[FindingFact] = []
     for kind, rule_id, severity, fixed, package, kev in session.execute(_FINDINGS, {"asset_id": asset_id}):
-        try:
-            parsed_kind = FindingKind(kind)
-            parsed_severity = Severity(severity)
-        except ValueError:
-            parsed_kind, parsed_severity = FindingKind.MISCONFIG, Severity.UNKNOWN
+        parsed_kind = _KINDS.get(kind, FindingKind.MISCONFIG)
+        parsed_severity = _SEVERITIES.get(severity, Severity.UNKNOWN)
         out.append(
             FindingFact(
                 kind=parsed_kind,
