@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from helpers.admission import FIXTURES, seed_store
+from helpers.postgres_server import drop_database, fresh_database, shared_postgres
 from shieldwall.admission.policy import AdmissionPolicy, Mode
 from shieldwall.admission.review import AdmissionRequest
 from shieldwall.admission.service import AdmissionService, Evaluation
@@ -19,16 +20,28 @@ from shieldwall.store import Store
 TODAY = dt.date(2026, 12, 7)
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """One seeded store for the module (decisions only read it)."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One seeded store per backend for the module (decisions only read it); PostgreSQL is a real server."""
     base = tmp_path_factory.mktemp("admission-store")
-    opened = Store.open(f"sqlite:///{base / 'store.db'}", audit_key_path=base / "key.pem")
+    database = ""
+    if request.param == "sqlite":
+        url = f"sqlite:///{base / 'store.db'}"
+    else:
+        try:
+            server = shared_postgres()
+        except FileNotFoundError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        database = fresh_database(server)
+        url = server.url(database)
+    opened = Store.open(url, audit_key_path=base / "key.pem")
     seed_store(opened)
     try:
         yield opened
     finally:
         opened.close()
+        if database:
+            drop_database(server, database)
 
 
 def request(name: str, **changes: Any) -> AdmissionRequest:
