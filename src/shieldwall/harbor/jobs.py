@@ -5,8 +5,10 @@ A job is ``queued``, ``running``, ``finished`` (with its ``ScanResult``) or
 (``service.scan.scan_resolved``) on the artifact pulled with Harbor's
 credentials and, with a store, records it like any registry scan (asset by
 digest, the tag Harbor named), so admission control and the dashboard see
-Harbor's images too. At most ``max_jobs`` are kept: the oldest finished
-ones go first; when every slot is busy a new request is refused (500).
+Harbor's images too. Finished jobs (their results are held in memory) expire
+``ttl_seconds`` after they finish, as the reference adapter's job store does;
+at most ``max_jobs`` are kept: the oldest finished ones go first; when every
+slot is busy a new request is refused (500).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import secrets
 import ssl
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +35,8 @@ from shieldwall.store import Store
 
 log = logging.getLogger("shieldwall.harbor")
 
-DEFAULT_MAX_JOBS = 1000
+DEFAULT_MAX_JOBS = 200
+DEFAULT_TTL_SECONDS = 3600.0
 MAX_ERROR = 1000
 
 
@@ -56,6 +60,7 @@ class HarborJob:
     finished_at: str = ""
     error: str = ""
     result: ScanResult | None = field(default=None, repr=False)
+    done_at: float = 0.0
 
 
 class JobLimitError(ShieldwallError):
@@ -82,6 +87,8 @@ class HarborJobs:
         allowed_registries: Sequence[str] = (),
         verify: bool | str | ssl.SSLContext = True,
         scanner: Scanner | None = None,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._options = options
         self._store = store
@@ -89,6 +96,8 @@ class HarborJobs:
         self._verify = verify
         self._scanner = scanner or self._scan
         self._max = max_jobs
+        self._ttl = ttl_seconds
+        self._clock = clock
         self._jobs: OrderedDict[str, HarborJob] = OrderedDict()
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shieldwall-harbor")
@@ -97,6 +106,7 @@ class HarborJobs:
         """Queue a scan and return its job at once."""
         job = HarborJob(id=secrets.token_hex(16), request=request, status=JobStatus.QUEUED, created_at=_now())
         with self._lock:
+            self._expire()
             if len(self._jobs) >= self._max:
                 finished = [k for k, j in self._jobs.items() if j.status in (JobStatus.FINISHED, JobStatus.FAILED)]
                 if not finished:
@@ -107,9 +117,15 @@ class HarborJobs:
         return job
 
     def get(self, job_id: str) -> HarborJob | None:
-        """A job by ID."""
+        """A job by ID (None when unknown or expired)."""
         with self._lock:
+            self._expire()
             return self._jobs.get(job_id)
+
+    def _expire(self) -> None:
+        limit = self._clock() - self._ttl
+        for key in [k for k, j in self._jobs.items() if j.done_at and j.done_at < limit]:
+            del self._jobs[key]
 
     def shutdown(self) -> None:
         """Stop the workers (queued scans are dropped)."""
@@ -131,14 +147,15 @@ class HarborJobs:
             if self._store is not None:
                 self._record(job.request, result)
         except ShieldwallError as exc:
-            self._update(job_id, status=JobStatus.FAILED, error=str(exc)[:MAX_ERROR], finished_at=_now())
+            self._update(job_id, status=JobStatus.FAILED, error=str(exc)[:MAX_ERROR], finished_at=_now(),
+                         done_at=self._clock())  # fmt: skip
             return
         except Exception as exc:  # a crashed scan fails its job, never the worker
             log.exception("harbor scan %s crashed", job_id)
             message = f"internal error: {type(exc).__name__}: {exc}"[:MAX_ERROR]
-            self._update(job_id, status=JobStatus.FAILED, error=message, finished_at=_now())
+            self._update(job_id, status=JobStatus.FAILED, error=message, finished_at=_now(), done_at=self._clock())
             return
-        self._update(job_id, status=JobStatus.FINISHED, result=result, finished_at=_now())
+        self._update(job_id, status=JobStatus.FINISHED, result=result, finished_at=_now(), done_at=self._clock())
 
     def _scan(self, request: ScanRequest) -> ScanResult:
         resolved = open_artifact(request, self._options.limits, allowed_registries=self._allowed, verify=self._verify)

@@ -211,3 +211,16 @@ def test_hostile_scan_requests(adapter: tuple[TestClient, HeldScanner, HarborJob
     }
     userinfo = {**VALID, "registry": {"url": "https://user:pw@core.harbor.domain"}}
     assert client.post("/api/v1/scan", content=json.dumps(userinfo)).status_code == 422
+
+
+def test_finished_jobs_expire() -> None:
+    now = [1000.0]
+    scanner = HeldScanner()
+    scanner.release.set()
+    jobs = HarborJobs(ScanOptions(), scanner=scanner, ttl_seconds=60, clock=lambda: now[0])
+    with TestClient(create_app(jobs)) as client:
+        job_id = client.post("/api/v1/scan", content=json.dumps(VALID)).json()["id"]
+        assert wait_done(client, job_id).status_code == 200
+        now[0] += 61
+        assert client.get(f"/api/v1/scan/{job_id}/report").status_code == 404
+    jobs.shutdown()
