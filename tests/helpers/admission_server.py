@@ -58,7 +58,9 @@ class Webhook:
                 self.process.wait(10)
 
 
-def start_webhook(workdir: Path, database_url: str, audit_key: Path, policy: Path | None = None) -> Webhook:
+def start_webhook(
+    workdir: Path, database_url: str, audit_key: Path, policy: Path | None = None, processes: int = 1
+) -> Webhook:
     """Generate certificates for 127.0.0.1 and start ``shieldwall admission serve`` on a free port."""
     files = tls.generate(workdir / "certs", ["localhost", "127.0.0.1"])
     port = free_port()
@@ -75,6 +77,8 @@ def start_webhook(workdir: Path, database_url: str, audit_key: Path, policy: Pat
                "--cert", str(files.cert), "--key", str(files.key), "--log-level", "warning"]  # fmt: skip
     if policy is not None:
         command += ["--policy", str(policy)]
+    if processes > 1:
+        command += ["--processes", str(processes)]
     log = workdir / "webhook.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)

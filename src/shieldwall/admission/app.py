@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,6 +107,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BYTES,
     workers: int = DEFAULT_WORKERS,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    on_shutdown: Sequence[Callable[[], None]] = (),
 ) -> FastAPI:
     """The admission webhook application (serve it over TLS: the API server only speaks HTTPS)."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shieldwall-admission")
@@ -118,6 +119,8 @@ def create_app(
         finally:  # answer nothing more, then write every queued audit record
             pool.shutdown(wait=False, cancel_futures=True)
             recorder.close()
+            for action in on_shutdown:
+                action()
 
     app = FastAPI(
         title="Shieldwall admission webhook", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan

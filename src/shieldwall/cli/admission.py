@@ -24,7 +24,8 @@ def serve(
     ] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "0.0.0.0",  # noqa: S104
     port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=0, max=65535)] = 8443,
-    workers: Annotated[int, typer.Option("--workers", help="Decision threads.", min=1, max=64)] = 8,
+    workers: Annotated[int, typer.Option("--workers", help="Decision threads per process.", min=1, max=64)] = 8,
+    processes: Annotated[int, typer.Option("--processes", help="Server processes.", min=1, max=32)] = 1,
     max_body_bytes: Annotated[
         int, typer.Option("--max-body-bytes", help="Largest AdmissionReview accepted.", min=1024)
     ] = 3 * 1024 * 1024,
@@ -36,14 +37,12 @@ def serve(
     The store is SHIELDWALL_DATABASE_URL (PostgreSQL) or the SQLite file in the data directory.
     An `unknown_image: scan` policy queues registry scans in this process (SHIELDWALL_API_WORKERS threads).
     """
+    import os
+
     import uvicorn
 
-    from shieldwall.admission.app import create_app
-    from shieldwall.admission.policy import UnknownImage, load_policy
-    from shieldwall.admission.recorder import Recorder, ScanQueue
-    from shieldwall.admission.scans import JobManagerScans
-    from shieldwall.admission.service import AdmissionService
-    from shieldwall.api import ApiSettings
+    from shieldwall.admission.factory import ServeConfig, build_app
+    from shieldwall.admission.policy import load_policy
     from shieldwall.store import Store
 
     if log_level not in ("debug", "info", "warning", "error"):
@@ -51,27 +50,17 @@ def serve(
     for path in (cert, key):
         if not path.is_file():
             raise typer.BadParameter(f"{path}: no such file")
-    policy = _guarded(lambda: load_policy(policy_file), debug)
-    store = _guarded(Store.open, debug)
-    scans: JobManagerScans | None = None
-    try:
-        wants_scans = policy.default.unknown_image is UnknownImage.SCAN or any(
-            policy.for_namespace(name).unknown_image is UnknownImage.SCAN for name in policy.namespaces
-        )
-        if wants_scans:
-            settings = _guarded(ApiSettings.from_environ, debug)
-            scans = JobManagerScans.start(store, settings, settings.vulndb_path)
-        queue: ScanQueue | None = scans
-        recorder = Recorder(store, queue)
-        app = create_app(AdmissionService(store, policy), recorder, max_body_bytes=max_body_bytes, workers=workers)
-        uvicorn.run(
-            app, host=host, port=port, log_level=log_level, ssl_certfile=str(cert), ssl_keyfile=str(key),
-            proxy_headers=False, server_header=False, timeout_graceful_shutdown=10,
-        )  # fmt: skip
-    finally:
-        if scans is not None:
-            scans.shutdown()
-        store.close()
+    _guarded(lambda: load_policy(policy_file), debug)  # an invalid policy stops here, before any process starts
+    _guarded(Store.open, debug).close()  # migrations run once, here
+    config = ServeConfig(policy_file.resolve() if policy_file else None, max_body_bytes, workers)
+    tls_options = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    common = {"host": host, "port": port, "log_level": log_level, "proxy_headers": False, "server_header": False,
+              "timeout_graceful_shutdown": 10, **tls_options}  # fmt: skip
+    if processes == 1:
+        uvicorn.run(_guarded(lambda: build_app(config), debug), **common)  # type: ignore[arg-type]
+        return
+    os.environ.update(config.to_environ())
+    uvicorn.run("shieldwall.admission.factory:app_from_environ", factory=True, workers=processes, **common)  # type: ignore[arg-type]
 
 
 @admission_app.command("manifest")

@@ -181,3 +181,33 @@ def test_every_decision_is_audited_except_dry_runs(tmp_path: Path) -> None:
         assert audit.verify(store).ok
     finally:
         store.close()
+
+
+def test_several_processes_share_one_audit_chain(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    key = tmp_path / "audit-key.pem"
+    store = Store.open(url, audit_key_path=key, checkpoint_every=7)
+    seed_store(store)
+    hook = start_webhook(tmp_path, url, key, processes=2)
+    pod = {
+        "kind": {"group": "", "version": "v1", "kind": "Pod"}, "namespace": "default", "operation": "CREATE",
+        "name": "p", "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                "spec": {"containers": [{"name": "a", "image": "alpine"}]}},
+    }  # fmt: skip
+    try:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda n: post(hook, review_of({**pod, "uid": f"uid-{n}"})), range(40)))
+        assert all(a["allowed"] is True for a in answers)
+        assert sorted(a["uid"] for a in answers) == sorted(f"uid-{n}" for n in range(40))
+    finally:
+        hook.stop()
+    try:
+        with store.session() as session:
+            uids = [json.loads(r.details)["uid"] for r in session.query(AuditEvent)
+                    .filter(AuditEvent.action == "admission.decision")]  # fmt: skip
+        assert sorted(uids) == sorted(f"uid-{n}" for n in range(40))
+        assert audit.verify(store).ok
+    finally:
+        store.close()
