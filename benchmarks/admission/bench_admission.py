@@ -197,6 +197,18 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def tree_peak_rss_mb(pid: int) -> float:
+    """Sum of the peak RSS of a process and its children (uvicorn's worker processes), from /proc."""
+    total = peak_rss_mb(pid)
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            try:
+                total += tree_peak_rss_mb(int(child))
+            except FileNotFoundError:
+                continue
+    return total
+
+
 def main() -> None:
     """Run the three measurements and print a JSON summary."""
     parser = argparse.ArgumentParser()
@@ -204,6 +216,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--findings", type=int, default=100)
+    parser.add_argument("--processes", default="1,2", help="webhook process counts to measure, comma-separated")
     args = parser.parse_args()
     bodies = payloads()
     work = Path(tempfile.mkdtemp(prefix="bench-admission-"))
@@ -224,20 +237,23 @@ def main() -> None:
            "SHIELDWALL_AUDIT_KEY": str(work / "audit.pem"), "SHIELDWALL_DATA_DIR": str(work / "data")}  # fmt: skip
     results: dict[str, Any] = {"payloads": len(bodies), "images": args.images, "findings_per_image": args.findings,
                                "seed_seconds": round(seeded_s, 1), "in_process": percentiles(in_process)}  # fmt: skip
-    port = free_port()
-    webhook = subprocess.Popen(
-        [sys.executable, "-m", "shieldwall", "admission", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--cert", str(files.cert), "--key", str(files.key), "--log-level", "error"], env=env,
-    )  # fmt: skip
-    try:
-        wait_up(f"https://127.0.0.1:{port}", files.ca_cert, bodies[0])
-        rss_before = peak_rss_mb(webhook.pid)
-        latencies, errors = load(f"https://127.0.0.1:{port}", files.ca_cert, bodies, args.requests, args.concurrency)
-        results["webhook"] = {**percentiles(latencies), "errors": errors, "rss_start_mb": round(rss_before, 1),
-                              "rss_peak_mb": round(peak_rss_mb(webhook.pid), 1)}  # fmt: skip
-    finally:
-        webhook.send_signal(signal.SIGTERM)
-        webhook.wait(60)
+    for processes in [int(p) for p in args.processes.split(",") if p]:
+        port = free_port()
+        webhook = subprocess.Popen(
+            [sys.executable, "-m", "shieldwall", "admission", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--cert", str(files.cert), "--key", str(files.key), "--log-level", "error",
+             "--processes", str(processes)], env=env,
+        )  # fmt: skip
+        try:
+            wait_up(f"https://127.0.0.1:{port}", files.ca_cert, bodies[0])
+            latencies, errors = load(
+                f"https://127.0.0.1:{port}", files.ca_cert, bodies, args.requests, args.concurrency
+            )
+            rss = round(tree_peak_rss_mb(webhook.pid), 1)
+            results[f"webhook_{processes}_process"] = {**percentiles(latencies), "errors": errors, "rss_peak_mb": rss}
+        finally:
+            webhook.send_signal(signal.SIGTERM)
+            webhook.wait(60)
     port = free_port()
     baseline = subprocess.Popen(
         [sys.executable, "-c", BASELINE_APP, str(port), str(files.cert), str(files.key)], env=env
