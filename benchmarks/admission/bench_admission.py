@@ -10,7 +10,9 @@ Three measurements in one run, on the same payloads:
 1. ``in-process``: ``AdmissionService.evaluate`` alone (store lookups + checks + decision);
 2. ``webhook``: ``shieldwall admission serve`` as a subprocess over TLS, ``--concurrency`` clients;
 3. ``baseline``: the same uvicorn/FastAPI/TLS stack answering ``allowed: true`` without deciding
-   (what the transport alone costs), same load.
+   (what the transport alone costs), same load. The servers run side by side and the load
+alternates between them in ``--rounds`` rounds, so a change in the machine's load (shared
+machines) affects every server alike.
 
 Reports p50/p95/p99/max latency (client side, per request) and the webhook's
 peak RSS. Usage::
@@ -217,6 +219,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--findings", type=int, default=100)
     parser.add_argument("--processes", default="1,2", help="webhook process counts to measure, comma-separated")
+    parser.add_argument("--rounds", type=int, default=10, help="alternations between the servers")
     args = parser.parse_args()
     bodies = payloads()
     work = Path(tempfile.mkdtemp(prefix="bench-admission-"))
@@ -237,35 +240,36 @@ def main() -> None:
            "SHIELDWALL_AUDIT_KEY": str(work / "audit.pem"), "SHIELDWALL_DATA_DIR": str(work / "data")}  # fmt: skip
     results: dict[str, Any] = {"payloads": len(bodies), "images": args.images, "findings_per_image": args.findings,
                                "seed_seconds": round(seeded_s, 1), "in_process": percentiles(in_process)}  # fmt: skip
-    for processes in [int(p) for p in args.processes.split(",") if p]:
-        port = free_port()
-        webhook = subprocess.Popen(
-            [sys.executable, "-m", "shieldwall", "admission", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--cert", str(files.cert), "--key", str(files.key), "--log-level", "error",
-             "--processes", str(processes)], env=env,
-        )  # fmt: skip
-        try:
-            wait_up(f"https://127.0.0.1:{port}", files.ca_cert, bodies[0])
-            latencies, errors = load(
-                f"https://127.0.0.1:{port}", files.ca_cert, bodies, args.requests, args.concurrency
-            )
-            rss = round(tree_peak_rss_mb(webhook.pid), 1)
-            results[f"webhook_{processes}_process"] = {**percentiles(latencies), "errors": errors, "rss_peak_mb": rss}
-        finally:
-            webhook.send_signal(signal.SIGTERM)
-            webhook.wait(60)
-    port = free_port()
-    baseline = subprocess.Popen(
-        [sys.executable, "-c", BASELINE_APP, str(port), str(files.cert), str(files.key)], env=env
-    )
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
-        wait_up(f"https://127.0.0.1:{port}", files.ca_cert, bodies[0])
-        latencies, errors = load(f"https://127.0.0.1:{port}", files.ca_cert, bodies, args.requests, args.concurrency)
-        results["baseline_allow_all"] = {**percentiles(latencies), "errors": errors,
-                                         "rss_peak_mb": round(peak_rss_mb(baseline.pid), 1)}  # fmt: skip
+        for processes in [int(p) for p in args.processes.split(",") if p]:
+            port = free_port()
+            command = [sys.executable, "-m", "shieldwall", "admission", "serve", "--host", "127.0.0.1",
+                       "--port", str(port), "--cert", str(files.cert), "--key", str(files.key),
+                       "--log-level", "error", "--processes", str(processes)]  # fmt: skip
+            servers[f"webhook_{processes}_process"] = (subprocess.Popen(command, env=env), f"https://127.0.0.1:{port}")
+        port = free_port()
+        baseline = [sys.executable, "-c", BASELINE_APP, str(port), str(files.cert), str(files.key)]
+        servers["baseline_allow_all"] = (subprocess.Popen(baseline, env=env), f"https://127.0.0.1:{port}")
+        for _process, url in servers.values():
+            wait_up(url, files.ca_cert, bodies[0])
+        # The load alternates between the servers in rounds, so a change in the machine's load hits all alike.
+        samples: dict[str, list[float]] = {name: [] for name in servers}
+        failures: dict[str, int] = dict.fromkeys(servers, 0)
+        per_round = max(1, args.requests // args.rounds)
+        for _round in range(args.rounds):
+            for name, (_process, url) in servers.items():
+                latencies, errors = load(url, files.ca_cert, bodies, per_round, args.concurrency)
+                samples[name] += latencies
+                failures[name] += errors
+        for name, (process, _url) in servers.items():
+            rss = round(tree_peak_rss_mb(process.pid), 1)
+            results[name] = {**percentiles(samples[name]), "errors": failures[name], "rss_peak_mb": rss}
     finally:
-        baseline.send_signal(signal.SIGTERM)
-        baseline.wait(60)
+        for process, _url in servers.values():
+            process.send_signal(signal.SIGTERM)
+        for process, _url in servers.values():
+            process.wait(60)
     with store.session() as session:
         from sqlalchemy import func, select
 

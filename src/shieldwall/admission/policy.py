@@ -149,7 +149,6 @@ class AdmissionPolicy(BaseModel):
     default: NamespacePolicy = NamespacePolicy()
     namespaces: dict[str, dict[str, Any]] = Field(default_factory=dict)
     exceptions: tuple[AdmissionException, ...] = Field(default=(), max_length=MAX_EXCEPTIONS)
-    mutate_pin_digests: bool = False
 
     def model_post_init(self, context: Any, /) -> None:
         """Validate every namespace override now, so a typo fails at load time, not at admission time."""

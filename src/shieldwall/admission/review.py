@@ -9,6 +9,7 @@ clear denial (or the policy's failure action) instead of an error page.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any, Literal
 
@@ -142,8 +143,6 @@ def response_document(
     if annotations:
         response["auditAnnotations"] = {k: _clip(v, 1000) for k, v in annotations.items()}
     if patch is not None:
-        import base64
-
         response["patchType"] = "JSONPatch"
         response["patch"] = base64.b64encode(patch).decode("ascii")
     return {"apiVersion": API_VERSION, "kind": KIND, "response": response}
