@@ -32,6 +32,8 @@ class Violation:
     message: str
     image: str = ""
     rules: tuple[str, ...] = ()
+    headline: str = ""
+    """The message before its rule list, ``{n}`` standing for their count (to rebuild it when some are excepted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +107,15 @@ class _Judge:
                 self.excepted.append((Violation(violation.code, violation.message, violation.image, (rule,)), reason))
         if not kept:
             return
-        if violation.rules and len(kept) != len(rules):
-            violation = Violation(
-                violation.code,
-                violation.message.split(":", 1)[0] + f": {_rules_text(kept)}",
-                violation.image,
-                tuple(kept),
-            )
+        if violation.headline and len(kept) != len(rules):
+            violation = _listed(violation.code, violation.headline, violation.image, kept)
         self.violations.append(violation)
+
+
+def _listed(code: str, headline: str, image: str, rules: Sequence[str]) -> Violation:
+    """A violation whose message ends with its rule IDs."""
+    message = f"{headline.format(n=len(rules))}: {_rules_text(rules)}"
+    return Violation(code, message, image, tuple(rules), headline)
 
 
 def _counted(facts: ImageFacts, rules: NamespacePolicy) -> list[FindingFact]:
@@ -133,33 +136,29 @@ def _judge_findings(judge: _Judge, facts: ImageFacts, rules: NamespacePolicy) ->
     def pick(predicate: Callable[[FindingFact], bool]) -> list[str]:
         return sorted({f.rule_id for f in findings if predicate(f)})
 
+    image = label.replace("{", "{{").replace("}", "}}")
     if threshold is not None:
         severe = pick(lambda f: f.kind is FindingKind.VULNERABILITY and RANK[f.severity] >= RANK[threshold])
         if severe:
-            message = f"image {label}: {len(severe)} vulnerabilities at or above {threshold}: {_rules_text(severe)}"
-            judge.add(Violation("vulnerability", message, label, tuple(severe)), names)
+            headline = f"image {image}: {{n}} vulnerabilities at or above {threshold}"
+            judge.add(_listed("vulnerability", headline, label, severe), names)
     if rules.kev:
         kev = pick(lambda f: f.kind is FindingKind.VULNERABILITY and f.kev)
         if kev:
-            message = f"image {label}: known-exploited vulnerabilities (CISA KEV): {_rules_text(kev)}"
-            judge.add(Violation("kev", message, label, tuple(kev)), names)
+            headline = f"image {image}: {{n}} known-exploited vulnerabilities (CISA KEV)"
+            judge.add(_listed("kev", headline, label, kev), names)
     if rules.secrets:
         found = pick(lambda f: f.kind in (FindingKind.SECRET, FindingKind.SENSITIVE_FILE))
         if found:
-            judge.add(
-                Violation("secret", f"image {label}: secrets found: {_rules_text(found)}", label, tuple(found)), names
-            )
+            judge.add(_listed("secret", f"image {image}: {{n}} secrets found", label, found), names)
     if rules.malware:
         found = pick(lambda f: f.kind is FindingKind.MALWARE)
         if found:
-            judge.add(
-                Violation("malware", f"image {label}: malware found: {_rules_text(found)}", label, tuple(found)), names
-            )
+            judge.add(_listed("malware", f"image {image}: {{n}} malware findings", label, found), names)
     if rules.licenses:
         found = pick(lambda f: f.kind is FindingKind.LICENSE)
         if found:
-            message = f"image {label}: denied licences: {_rules_text(found)}"
-            judge.add(Violation("license", message, label, tuple(found)), names)
+            judge.add(_listed("license", f"image {image}: {{n}} denied licences", label, found), names)
 
 
 def _judge_image(judge: _Judge, facts: ImageFacts, rules: NamespacePolicy, scans: list[str]) -> Resolution:

@@ -213,3 +213,15 @@ def test_invalid_policy_is_an_error(tmp_path: Path) -> None:
     path.write_text("default:\n  severity: SEVERE\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="severity"):
         load_policy(path)
+
+
+def test_partial_exception_keeps_the_other_rules_in_the_message(store: Store) -> None:
+    obj = json.loads((FIXTURES / "pod_clean.json").read_text(encoding="utf-8"))["object"]
+    obj["spec"]["containers"] = [{"name": "a", "image": "registry.test/app:bad"}, {"name": "b", "image": "nginx:1.0.0"}]
+    exception = {"image": "docker.io/library/nginx:1.0.0", "rules": ["CVE-2026-0002"], "reason": "r", "by": "b",
+                 "expires": "2027-01-01"}  # fmt: skip
+    evaluation = evaluate(store, "pod_clean.json", {"exceptions": [exception]}, object=obj)
+    assert not evaluation.decision.allowed
+    (violation,) = evaluation.decision.violations
+    assert violation.message == "image registry.test/app:bad: 1 vulnerabilities at or above HIGH: CVE-2026-0005"
+    assert [why for _, why in evaluation.decision.excepted] == ["r (by b, until 2027-01-01)"]
