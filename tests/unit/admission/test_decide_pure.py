@@ -29,8 +29,9 @@ def test_partial_exception_lists_only_the_rules_left() -> None:
             ]
         }
     )
+    three = {IMAGE: facts("CVE-1", "CVE-2", "CVE-3")}
     decision = decide(namespace="ns", operation="CREATE", policy=policy, images=[CONTAINER],
-                      facts={IMAGE: facts("CVE-1", "CVE-2", "CVE-3")}, podspec=None, today=dt.date(2027, 1, 1))  # fmt: skip
+                      facts=three, podspec=None, today=dt.date(2027, 1, 1))  # fmt: skip
     (violation,) = decision.violations
     assert violation.rules == ("CVE-2", "CVE-3")
     assert violation.message == "image registry.test/app:2.0: 2 vulnerabilities at or above HIGH: CVE-2, CVE-3"
