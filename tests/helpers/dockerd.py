@@ -74,6 +74,17 @@ class EngineApi:
             time.sleep(0.05)
         raise RuntimeError(f"exec {command} did not finish")
 
+    def exec_detached(self, container_id: str, command: list[str]) -> None:
+        """``docker exec -d``: start a process and leave it running, then wait until ``top`` shows it."""
+        created = self._check(self.http.post(f"/containers/{container_id}/exec", json={"Cmd": command}))
+        self._check(self.http.post(f"/exec/{created.json()['Id']}/start", json={"Detach": True}))
+        for _ in range(200):
+            top = self._check(self.http.get(f"/containers/{container_id}/top")).json()
+            if any(" ".join(command) in " ".join(str(c) for c in row) for row in top.get("Processes") or ()):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{command} did not start")
+
     def containers(self) -> list[dict[str, Any]]:
         """Every container, running or not."""
         data: list[dict[str, Any]] = self._check(self.http.get("/containers/json", params={"all": "1"})).json()

@@ -92,6 +92,7 @@ def test_drift_in_a_running_container(dockerd: tuple[PrivateDockerd, str], tmp_p
         ]
         for command in changes:
             assert api.exec(container, command) == 0, command
+        api.exec_detached(container, ["/usr/local/bin/dropped", "sleep"])  # the dropped tool runs
     finally:
         api.close()
 
@@ -109,6 +110,9 @@ def test_drift_in_a_running_container(dockerd: tuple[PrivateDockerd, str], tmp_p
     by_path = {e.attributes["path"]: e for e in events}
     assert by_path["/usr/local/bin/dropped"].attributes["elf"] is True
     assert by_path["/usr/local/bin/dropped"].attributes["change"] == "added"
+    (running,) = by_path["/usr/local/bin/dropped"].attributes["running"]
+    assert running["command"] == "/usr/local/bin/dropped sleep" and running["pid"] > 1
+    assert "running" not in by_path["/usr/local/bin/run.sh"].attributes
     assert by_path["/usr/local/bin/run.sh"].attributes["detail"] == "script"
     assert by_path["/etc/app.conf"].attributes["change"] == "modified"
     assert by_path["/var/lib/dpkg/info/netcat.list"].attributes["package"] == "netcat"

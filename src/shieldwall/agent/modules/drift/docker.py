@@ -26,6 +26,7 @@ API_VERSION = "v1.41"
 MAX_JSON_BYTES = 16 * 1024 * 1024
 HEAD_BYTES = 64
 MAX_PREFIX = 8 * 512 + HEAD_BYTES
+MAX_PROCESSES = 4096
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 _GO_MODE_DIR = 1 << 31
 _GO_MODE_SYMLINK = 1 << 27
@@ -122,6 +123,21 @@ class DockerClient:
         for item in data or ():
             if isinstance(item, dict) and isinstance(item.get("Path"), str) and isinstance(item.get("Kind"), int):
                 out.append((item["Path"], item["Kind"]))
+        return out
+
+    def processes(self, container_id: str) -> list[tuple[int, str]]:
+        """``GET /containers/{id}/top``: ``(host pid, command line)`` of every process in the container."""
+        data = self._json(f"/containers/{quote(container_id, safe='')}/top")
+        if not isinstance(data, dict):
+            return []
+        titles = [str(t) for t in data.get("Titles") or ()]
+        if "PID" not in titles or "CMD" not in titles:
+            return []
+        pid_at, cmd_at = titles.index("PID"), titles.index("CMD")
+        out: list[tuple[int, str]] = []
+        for row in (data.get("Processes") or ())[:MAX_PROCESSES]:
+            if isinstance(row, list) and len(row) > max(pid_at, cmd_at) and str(row[pid_at]).isdigit():
+                out.append((int(row[pid_at]), str(row[cmd_at])[:1024]))
         return out
 
     def stat(self, container_id: str, path: str, *, head: bool = True) -> FileStat | None:

@@ -49,7 +49,17 @@ def _container_facts(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _event(item: DriftItem, facts: dict[str, Any], hostname: str) -> AgentEvent:
+def running_from(path: str, processes: list[tuple[int, str]]) -> list[dict[str, Any]]:
+    """The container's processes whose program is ``path`` (the drifted executable is running)."""
+    out = []
+    for pid, command in processes:
+        program = command.split(" ", 1)[0]
+        if program == path:
+            out.append({"pid": pid, "command": command[:300]})
+    return out[:10]
+
+
+def _event(item: DriftItem, facts: dict[str, Any], hostname: str, running: list[dict[str, Any]]) -> AgentEvent:
     stat = item.stat
     attributes: dict[str, Any] = {
         "host": hostname,
@@ -63,6 +73,8 @@ def _event(item: DriftItem, facts: dict[str, Any], hostname: str) -> AgentEvent:
     }
     if item.package:
         attributes["package"] = item.package
+    if running:
+        attributes["running"] = running
     if stat is not None:
         attributes.update({"size": stat.size, "mode": oct(stat.mode), "elf": stat.elf})
     key = event_key(MODULE, item.kind, facts["container_id"], item.path, item.change,
@@ -85,6 +97,7 @@ def scan_container(client: DockerClient, container_id: str, policy: DriftPolicy,
         changes = changes[: policy.max_changes]
     events: list[AgentEvent] = []
     stat_budget = policy.max_stats
+    processes: list[tuple[int, str]] | None = None
     for path, kind in changes:
         if ignored(path, policy.ignore):
             continue
@@ -98,8 +111,14 @@ def scan_container(client: DockerClient, container_id: str, policy: DriftPolicy,
             if stat is None:
                 continue  # gone between the two calls
         item = classify(path, kind, stat, readonly)
-        if item is not None:
-            events.append(_event(item, facts, hostname))
+        if item is None:
+            continue
+        running: list[dict[str, Any]] = []
+        if item.kind == "drift.executable":
+            if processes is None:
+                processes = client.processes(container_id)
+            running = running_from(path, processes)
+        events.append(_event(item, facts, hostname, running))
     return events
 
 
