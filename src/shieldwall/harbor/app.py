@@ -44,7 +44,6 @@ def metadata(vulndb_path: Path | None) -> dict[str, Any]:
     properties = {
         "harbor.scanner-adapter/scanner-type": "os-package-vulnerability",
         "org.label-schema.version": __version__,
-        "org.label-schema.vcs": "https://github.com/shieldwall/shieldwall",
     }
     if vulndb_path is not None and vulndb_path.is_file():
         try:

@@ -129,6 +129,7 @@ def test_harbor_scans_an_image_from_a_private_registry(basic_registry: AuthRegis
             metadata = client.get("/api/v1/metadata")
             assert metadata.status_code == 200
             _check(metadata.json(), "ScannerAdapterMetadata")
+            assert "harbor.scanner-adapter/vulnerability-database-updated-at" in metadata.json()["properties"]
             request = {
                 "registry": {"url": f"http://{basic_registry.host}", "authorization": f"Basic {robot}"},
                 "artifact": {"repository": "library/glibc-app", "digest": digest, "tag": "v1",
