@@ -69,3 +69,16 @@ def test_all_frameworks_and_bad_policy(tmp_path: Path) -> None:
     assert module(root, tmp_path / "b", everything, {"frameworks": []}).run_once() > docker_count
     with pytest.raises(PolicyError, match="interval_seconds"):
         Module().apply({"interval_seconds": 1}, 1)
+
+
+def test_docker_without_daemon_json_is_judged_on_the_defaults(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "usr" / "sbin").mkdir(parents=True)
+    events: list[AgentEvent] = []
+    assert module(root, tmp_path, events).run_once() == 0  # no Docker here: nothing to judge
+    (root / "usr" / "sbin" / "dockerd").write_bytes(b"\x7fELF")
+    assert module(root, tmp_path, events).run_once() > 0
+    rules = {e.attributes["rule_id"] for e in events}
+    assert {"SW-HOST-DOCKER-001", "SW-HOST-DOCKER-007", "SW-HOST-DOCKER-011"} <= rules  # icc, userns, live-restore
+    assert "SW-HOST-DOCKER-006" not in rules  # no TCP listener by default
