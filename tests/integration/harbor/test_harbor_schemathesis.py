@@ -51,7 +51,7 @@ def test_adapter_conforms_to_the_specification(tmp_path: Path) -> None:
             [binary, "run", str(harbor_spec.SPEC_FILES["1.2"]), "--url", f"http://127.0.0.1:{port}/api/v1",
              "--checks", "not_a_server_error,content_type_conformance,response_schema_conformance",
              "--max-examples", "10", "--seed", "20261207", "--phases", "examples,coverage,fuzzing"],
-            capture_output=True, text=True, timeout=600,
+            capture_output=True, text=True, timeout=600, cwd=tmp_path,  # its cache directory goes there
         )  # fmt: skip
         assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
         assert " passed" in run.stdout and "failed" not in run.stdout.split("SUMMARY")[-1]
