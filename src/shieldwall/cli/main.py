@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from shieldwall import __version__
-from shieldwall.cli import api_cmds, compliance, gating, store_cmds
+from shieldwall.cli import admission, api_cmds, compliance, gating, harbor, store_cmds
 from shieldwall.cli import fim as fim_cli
 from shieldwall.cli import firewall as firewall_cli
 from shieldwall.cli import ips as ips_cli
@@ -330,6 +330,8 @@ app.command("serve")(api_cmds.serve)
 app.add_typer(api_cmds.token_app, name="token")
 app.add_typer(fim_cli.fim_app, name="fim")
 app.add_typer(logs_cli.logs_app, name="logs")
+app.add_typer(admission.admission_app, name="admission")
+app.add_typer(harbor.harbor_app, name="harbor")
 
 
 @app.command()

@@ -536,3 +536,15 @@ def _resolve(ref: TargetRef, reference: ImageReference, client: RegistryClient, 
         repository=reference.name,
     )
     return ResolvedTarget(target=target, layers=layers, config=config, close=client.close)
+
+
+def resolve_registry_with(ref: TargetRef, client: RegistryClient, limits: Limits) -> ResolvedTarget:
+    """Resolve ``registry:IMAGE`` through a client the caller built (credentials handed over by Harbor...).
+
+    The returned target closes ``client`` when it is closed.
+    """
+    try:
+        return _resolve(ref, parse_reference(ref.value), client, limits)
+    except BaseException:
+        client.close()
+        raise
