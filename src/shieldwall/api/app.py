@@ -25,7 +25,7 @@ from shieldwall.api.jobs import JobManager, ScanFunction
 from shieldwall.api.metrics import CONTENT_TYPE, ApiMetrics, StoreCollector
 from shieldwall.api.queries import NotFoundError
 from shieldwall.api.ratelimit import RateLimiter
-from shieldwall.api.routes import admin, assets, audit, compliance, findings, scans
+from shieldwall.api.routes import admin, agent_protocol, agents, assets, audit, compliance, findings, scans
 from shieldwall.api.routes.common import AUTH_ERRORS
 from shieldwall.api.schemas import HealthOut
 from shieldwall.api.sessions import SessionStore
@@ -93,7 +93,7 @@ def create_app(
     _install_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=AUTH_ERRORS)
-    for module in (scans, findings, assets, compliance, audit, admin):
+    for module in (scans, findings, assets, compliance, audit, admin, agents, agent_protocol):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(_service_router())

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from shieldwall import __version__
+from shieldwall.cli import agent as agent_cli
 from shieldwall.cli import api_cmds, compliance, gating, store_cmds
 from shieldwall.cli import secrets as secrets_cli
 from shieldwall.cli.db import db_app
@@ -302,6 +303,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(secrets_cli.secrets_app, name="secrets")
 app.add_typer(store_cmds.assets_app, name="assets")
 app.add_typer(store_cmds.audit_app, name="audit")
+app.add_typer(agent_cli.agent_app, name="agent")
 app.command("compliance")(compliance.compliance)
 app.command("findings")(store_cmds.findings)
 app.command("rematch")(store_cmds.rematch_cmd)
