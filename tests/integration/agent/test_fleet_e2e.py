@@ -195,3 +195,57 @@ def test_fleet_enroll_policy_events_revoke(manager: tuple[Manager, Store, httpx.
     finally:
         for proc in procs:
             stop_process(proc)
+
+
+def test_host_inventory_findings_through_real_agents(
+    manager: tuple[Manager, Store, httpx.Client], tmp_path: Path
+) -> None:
+    """The inventory module on a small Debian root: the host is an asset with findings; an upgrade fixes them."""
+    from helpers.agent_fleet import DEBIAN_STATUS
+    from helpers.store_data import CRITICAL_VECTOR, osv
+    from shieldwall.vulndb.model import SourceInfo
+    from shieldwall.vulndb.store import VulnDB
+
+    server, _store, api = manager
+    db_path = server.home / "data" / "vulndb" / "vulndb.sqlite"
+    with VulnDB.build(db_path) as writer:
+        writer.replace_source(
+            SourceInfo("test"),
+            [
+                osv(
+                    "DSA-9999-1",
+                    "Debian:12",
+                    "openssl",
+                    "3.0.13-1~deb12u1",
+                    cvss=CRITICAL_VECTOR,
+                    aliases=("CVE-2099-1",),
+                )
+            ],
+        )
+    api.post("/api/v1/policies", json={"name": "inv", "document": {"modules": {"inventory": {"interval_seconds": 5}}}})
+    token = api.post("/api/v1/enrollment-tokens", json={"name": "inv", "policy": "inv"}).json()["token"]
+    root = build_root(tmp_path / "root")
+    state = tmp_path / "state"
+    proc = start_agent(server.url, root, state, token=token, modules="inventory", extra=["--hostname", "db-1"])
+    try:
+        wait_for(lambda: bool(agent_id(state)), DEADLINE, "enrolled")
+        uid = agent_id(state)
+        wait_for(lambda: api.get(f"/api/v1/agents/{uid}").json()["findings"] == {"CRITICAL": 2}, DEADLINE, "findings")
+        detail = api.get(f"/api/v1/agents/{uid}").json()
+        asset_id = detail["asset_id"]
+        findings = api.get("/api/v1/findings", params={"asset_id": asset_id, "status": "active"}).json()["items"]
+        assert sorted(f["package"] for f in findings) == ["libssl3", "openssl"]
+        assert {f["rule_id"] for f in findings} == {"CVE-2099-1"}
+        inventory = api.get(f"/api/v1/agents/{uid}/inventory").json()
+        assert {p["name"] for p in inventory["packages"]} >= {"openssl", "libssl3", "zlib1g"}
+        assert inventory["inventory"]["os"]["version"] == "12"
+        assert api.get(f"/api/v1/assets/{asset_id}").json()["kind"] == "host"
+
+        (root / "var" / "lib" / "dpkg" / "status").write_text(
+            DEBIAN_STATUS.replace("3.0.11-1~deb12u2", "3.0.13-1~deb12u1")
+        )
+        wait_for(lambda: api.get(f"/api/v1/agents/{uid}").json()["findings"] == {}, DEADLINE, "fixed by the upgrade")
+        events = api.get("/api/v1/agent-events", params={"agent": uid, "kind": "inventory.package_changed"}).json()
+        assert {e["attributes"]["name"] for e in events["items"]} == {"openssl", "libssl3"}
+    finally:
+        stop_process(proc)

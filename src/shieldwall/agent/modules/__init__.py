@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 
 from shieldwall.agent.module import AgentModule
 
-BUILTIN: tuple[str, ...] = ()
+BUILTIN: tuple[str, ...] = ("inventory",)
 """Built-in module packages, in start order (each adds its name here when it lands)."""
 
 ENTRY_POINT_GROUP = "shieldwall.agent_modules"
