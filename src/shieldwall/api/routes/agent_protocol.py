@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import APIKeyHeader
 
 from shieldwall.agent.events import AgentEvent
 from shieldwall.agent.signing import key_fingerprint
@@ -117,7 +118,17 @@ def _call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise HTTPException(exc.status, str(exc)) from None
 
 
-async def signed_agent(request: Request) -> AuthenticatedAgent:
+signature_header = APIKeyHeader(
+    name="X-Shieldwall-Signature",
+    scheme_name="AgentSignature",
+    auto_error=False,
+    description="Ed25519 request signature with X-Shieldwall-Agent, -Timestamp and -Nonce (see docs/agent.md)",
+)
+
+
+async def signed_agent(
+    request: Request, _signature: Annotated[str | None, Depends(signature_header)] = None
+) -> AuthenticatedAgent:
     """The agent that signed this request (401 otherwise)."""
     body = await request.body()
     raw_path = bytes(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
