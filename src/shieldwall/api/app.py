@@ -98,9 +98,10 @@ def create_app(
     app.include_router(api)
     app.include_router(_service_router())
     if dashboard:
-        from shieldwall.api.dashboard import views
+        from shieldwall.api.dashboard import fleet, views
 
         views.install(app)
+        fleet.install(app)
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(NulGuard)
