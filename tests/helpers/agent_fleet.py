@@ -187,7 +187,7 @@ def start_agent(
     settings.write_text(json.dumps({"counter": {"tag": tag}}))
     log = open(state.parent / f"{state.name}-agent.log", "ab")  # noqa: SIM115 - owned by the child
     args = [
-        sys.executable, "-m", "shieldwall", "agent", "run",
+        sys.executable, "-m", "shieldwall.agent", "run",
         "--manager", manager_url, "--root", str(root), "--state", str(state),
         "--heartbeat", "1", "--poll", "1", "--upload-interval", "0.2", "--tick", "0.05",
         "--batch-size", "100", "--settings", str(settings),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import shutil
 import signal
 import sys
 import time
@@ -137,12 +136,14 @@ def run(
 @agent_app.command("install")
 def install(
     unit_dir: Annotated[Path, typer.Option(help="Where to write the systemd unit")] = Path("/etc/systemd/system"),
-    executable: Annotated[str, typer.Option(help="The shieldwall command the unit runs")] = "",
+    executable: Annotated[
+        str, typer.Option(help="The command that runs the agent (default: this Python with -m shieldwall.agent)")
+    ] = "",
 ) -> None:
     """Write the systemd unit (then: put SHIELDWALL_MANAGER and SHIELDWALL_ENROLL_TOKEN in /etc/shieldwall/agent.env,
     ``systemctl daemon-reload && systemctl enable --now shieldwall-agent``)."""
     text = resources.files("shieldwall.agent").joinpath("data", UNIT_NAME).read_text()
-    command = executable or shutil.which("shieldwall") or "/usr/local/bin/shieldwall"
+    command = executable or f"{sys.executable} -m shieldwall.agent"
     unit_dir.mkdir(parents=True, exist_ok=True)
     target = unit_dir / UNIT_NAME
     target.write_text(text.replace("@EXEC@", command))

@@ -162,3 +162,11 @@ def test_tick_runs_in_the_background(tmp_path: Path) -> None:
     module.tick(1001.0)
     assert module.worker is not None and not module.worker.is_alive(), "not due again before the interval"
     module.stop()
+
+
+def test_the_agent_uses_exactly_the_registry_package_analyzers() -> None:
+    from shieldwall.agent.modules.inventory.packages import package_analyzers
+    from shieldwall.analyze.registry import load_analyzers
+
+    registry = {a.name for a in load_analyzers(include_plugins=False, scanners=[])}
+    assert {a.name for a in package_analyzers()} == registry

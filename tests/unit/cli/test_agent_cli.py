@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,18 @@ from shieldwall.model import Severity
 
 def test_install_writes_the_unit_to_the_given_directory(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        app, ["agent", "install", "--unit-dir", str(tmp_path / "units"), "--executable", "/opt/sw"]
+        app, ["agent", "install", "--unit-dir", str(tmp_path / "units"), "--executable", "/opt/sw agent"]
     )
     assert result.exit_code == 0, result.output
     unit = (tmp_path / "units" / "shieldwall-agent.service").read_text()
     assert "ExecStart=/opt/sw agent run --manager ${SHIELDWALL_MANAGER}" in unit
     assert "KillSignal=SIGTERM" in unit and "@EXEC@" not in unit
+    default = CliRunner().invoke(app, ["agent", "install", "--unit-dir", str(tmp_path / "d")])
+    assert default.exit_code == 0
+    assert (
+        f"ExecStart={sys.executable} -m shieldwall.agent run "
+        in (tmp_path / "d" / "shieldwall-agent.service").read_text()
+    )
 
 
 def test_status_reports_the_local_state(tmp_path: Path) -> None:

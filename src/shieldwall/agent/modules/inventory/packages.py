@@ -12,9 +12,10 @@ from __future__ import annotations
 import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 from pathlib import Path
 
-from shieldwall.analyze.registry import load_analyzers
+from shieldwall.analyze.base import Analyzer
 from shieldwall.analyze.runner import analyze_layer
 from shieldwall.merge.layers import merge_layers
 from shieldwall.model import LayerRef, OSInfo, Package
@@ -98,9 +99,26 @@ class SelectedLayer:
                 yield replace(entry, path=prefix + entry.path)
 
 
+def package_analyzers() -> list[Analyzer]:
+    """The package catalogers of ``analyze.registry`` (OS and languages), without the content detectors.
+
+    Importing the registry's full list would load the secret, malware and
+    misconfiguration engines (hyperscan, YARA...) into a long-running agent that
+    never uses them; ``tests/unit/agent/test_inventory.py`` checks that this list
+    is exactly the registry's inventory analyzers.
+    """
+    from shieldwall.analyze.lang import dotnet, golang, java, javascript, php, python, ruby, rust
+    from shieldwall.analyze.os import apk, dpkg, release, rpm
+
+    factories: list[Any] = [release.OSReleaseAnalyzer, dpkg.DpkgStatusAnalyzer, dpkg.DpkgCopyrightAnalyzer]
+    factories += [apk.ApkAnalyzer, rpm.RpmAnalyzer, *ruby.ANALYZERS, *php.ANALYZERS, *dotnet.ANALYZERS]
+    factories += [*python.ANALYZERS, *javascript.ANALYZERS, *golang.ANALYZERS, *java.ANALYZERS, *rust.ANALYZERS]
+    return [factory() for factory in factories]
+
+
 def catalogue(root: Path, app_paths: Sequence[str], limits: Limits = DEFAULT_LIMITS) -> Catalogue:
     """OS packages from the package databases under ``root`` and language packages under ``app_paths``."""
-    analyzers = load_analyzers(include_plugins=False, scanners={"vuln"})
+    analyzers = package_analyzers()
     warnings: list[str] = []
     layers = [SelectedLayer(root, OS_FILES, OS_DIRS, limits)]
     for app in app_paths:
