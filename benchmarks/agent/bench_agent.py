@@ -26,7 +26,6 @@ import platform
 import random
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,11 +42,12 @@ SHARED_STATUS = ROOT.parent / "shared" / "data" / "pkgdb" / "debian12-dpkg" / "s
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
 from helpers.agent_fleet import OS_RELEASE, Manager, python_env  # noqa: E402
 from shieldwall.agent.signing import AgentKey  # noqa: E402
 from shieldwall.api.tokens import Role, create_token  # noqa: E402
 from shieldwall.store import Store  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -247,9 +247,15 @@ def main() -> None:
     parser.add_argument("--idle-window", type=float, default=60.0)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--skip-idle", action="store_true")
+    parser.add_argument("--postgres", action="store_true", help="a private PostgreSQL (tests/helpers/postgres_server)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sw-agent-bench-"))
     url = args.database_url or f"sqlite:///{work / 'manager.db'}"
+    if args.postgres:
+        from helpers.postgres_server import fresh_database, shared_postgres
+
+        server = shared_postgres()  # stopped at exit by the helper
+        url = server.url(fresh_database(server, "bench"))
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, "

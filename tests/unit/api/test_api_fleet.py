@@ -103,6 +103,9 @@ def test_an_agent_sees_only_its_own_data(server: ApiServer, tmp_path: Path) -> N
     first, second = _agent(server, tmp_path, "one", token_a), _agent(server, tmp_path, "two", token_b)
     assert first.signed("GET", "/api/v1/agent/policy")["document"] == {"modules": {"x": {"n": 1}}}
     assert second.signed("GET", "/api/v1/agent/policy")["document"] == {"modules": {"x": {"n": 2}}}
+    current = first.signed("GET", "/api/v1/agent/policy")["revision"]
+    waited = first.signed("GET", "/api/v1/agent/policy", params={"known": current, "wait": 1})
+    assert waited["revision"] == current, "a long-poll with no change answers the same revision at its deadline"
     event = {
         "key": "same-key-for-both",
         "module": "m",
@@ -132,3 +135,25 @@ def test_an_agent_sees_only_its_own_data(server: ApiServer, tmp_path: Path) -> N
     with pytest.raises(ManagerError) as refused:
         first.signed("POST", "/api/v1/agent/heartbeat", hb)
     assert refused.value.status == 401
+
+
+def test_agent_core_enrolls_rotates_its_key_and_keeps_working(server: ApiServer, tmp_path: Path) -> None:
+    from shieldwall.agent.core import Agent, AgentConfig
+
+    admin = server.client(Role.ADMIN)
+    token = admin.post("/api/v1/enrollment-tokens", json={"name": "core"}).json()["token"]
+    agent = Agent(AgentConfig(manager_url=server.url, state_dir=tmp_path / "state", token=token, modules=[]))
+    try:
+        agent.enroll_if_needed()
+        agent.heartbeat()
+        old_public = agent.key.public_text
+        agent.rotate_key()
+        assert agent.key.public_text != old_public
+        assert (tmp_path / "state" / "agent.key").stat().st_mode & 0o777 == 0o600
+        agent.heartbeat()  # signed with the new key
+        detail = admin.get(f"/api/v1/agents/{agent.client.agent_id}").json()
+        assert detail["status"] == "online" and detail["key"] != ""
+        events = admin.get("/api/v1/audit/events", params={"action": "agent.key_rotated"}).json()["items"]
+        assert [e["target"] for e in events] == [f"agent:{agent.client.agent_id}"]
+    finally:
+        agent.shutdown()

@@ -188,8 +188,8 @@ def rotate_key(body: RotateKeyIn, request: Request, agent: Signed) -> RotateKeyO
 def heartbeat(body: HeartbeatIn, request: Request, agent: Signed) -> HeartbeatOut:
     """Record the agent's state; answer with the policy revision it should run."""
     store = context(request).store
-    record_heartbeat(store, agent.id, body.model_dump(mode="json"))
-    return HeartbeatOut(policy_revision=policy_for_agent(store, agent.id).revision, server_time=time.time())
+    revision = record_heartbeat(store, agent.id, body.model_dump(mode="json"))
+    return HeartbeatOut(policy_revision=revision, server_time=time.time())
 
 
 @router.get("/policy", response_model=AgentPolicyOut)

@@ -97,12 +97,12 @@ def verify_request(
             raise AgentAuthError("bad signature")
         expires = dt.datetime.fromtimestamp(timestamp + skew_seconds + 1, dt.UTC)
         result = AuthenticatedAgent(agent.id, agent.uid, agent.asset_id)
-    try:
-        with store.session() as session, session.begin_nested():
-            session.add(AgentNonce(agent_id=result.id, nonce=nonce, expires_at=expires))
-            session.flush()
-    except IntegrityError:
-        raise AgentAuthError("nonce already used (replayed request)") from None
+        try:
+            with session.begin_nested():  # the nonce in the same transaction: one round trip per request
+                session.add(AgentNonce(agent_id=result.id, nonce=nonce, expires_at=expires))
+                session.flush()
+        except IntegrityError:
+            raise AgentAuthError("nonce already used (replayed request)") from None
     _maybe_prune(store, clock)
     return result
 

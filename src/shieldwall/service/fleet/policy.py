@@ -230,6 +230,16 @@ def assign_policy(store: Store, uid: str, name: str | None, *, actor: str = "") 
         audit.append_event(store, session, "agent.policy_assigned", f"agent:{uid}", {"policy": name}, actor=actor)
 
 
+def revision_in(session: Session, agent: Agent) -> int:
+    """The policy revision ``agent`` should run (0: none), inside an open session."""
+    if agent.policy_id is None:
+        return 0
+    policy = session.get(AgentPolicy, agent.policy_id)
+    if policy is None or policy.deleted:
+        return 0
+    return _current(session, policy).id
+
+
 def policy_for_agent(store: Store, agent_id: int) -> AgentPolicyDoc:
     """The document the agent must run now (the empty document, revision 0, without a policy)."""
     with store.session() as session:

@@ -52,13 +52,18 @@ def agent_status(agent: Agent, now: dt.datetime, thresholds: StatusThresholds | 
     return "stale"
 
 
-def record_heartbeat(store: Store, agent_id: int, heartbeat: Mapping[str, Any]) -> None:
-    """Keep the agent's reported state (version, uptime, modules, spool, drops, resources) and ``last_seen``."""
+def record_heartbeat(store: Store, agent_id: int, heartbeat: Mapping[str, Any]) -> int:
+    """Keep the agent's reported state (version, uptime, modules, spool, drops, resources) and ``last_seen``.
+
+    Returns the policy revision the agent should run (read in the same transaction).
+    """
+    from shieldwall.service.fleet.policy import revision_in
+
     now = utcnow()
     with store.session() as session:
         agent = session.get(Agent, agent_id)
         if agent is None:
-            return
+            return 0
         agent.last_seen = now
         agent.version = str(heartbeat.get("version", ""))[:64]
         applied = heartbeat.get("applied_revision")
@@ -69,6 +74,7 @@ def record_heartbeat(store: Store, agent_id: int, heartbeat: Mapping[str, Any]) 
         state["received_at"] = now.isoformat()
         agent.state = json.dumps(state, sort_keys=True, default=str)
         agent.silent_alerted_at = None
+        return revision_in(session, agent)
 
 
 def sweep_silent(

@@ -12,8 +12,8 @@ from __future__ import annotations
 import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from shieldwall.analyze.base import Analyzer
 from shieldwall.analyze.runner import analyze_layer
