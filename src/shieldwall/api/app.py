@@ -31,6 +31,7 @@ from shieldwall.api.schemas import HealthOut
 from shieldwall.api.sessions import SessionStore
 from shieldwall.api.settings import ApiSettings
 from shieldwall.errors import InputError, ShieldwallError
+from shieldwall.service.fleet.sweeper import FleetSweeper
 from shieldwall.store import Store
 
 API_PREFIX = "/api/v1"
@@ -75,9 +76,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         jobs.recover()
+        sweeper = FleetSweeper.from_environ(store)  # silent-agent alerts (service/fleet)
+        sweeper.start()
         try:
             yield
         finally:
+            sweeper.stop()
             jobs.shutdown(wait=False)
 
     app = FastAPI(

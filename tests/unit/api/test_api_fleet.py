@@ -157,3 +157,44 @@ def test_agent_core_enrolls_rotates_its_key_and_keeps_working(server: ApiServer,
         assert [e["target"] for e in events] == [f"agent:{agent.client.agent_id}"]
     finally:
         agent.shutdown()
+
+
+def test_the_manager_alerts_on_a_silent_agent_without_any_traffic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweeper thread of the running server queues one agent-silent alert in the outbox."""
+    import time
+
+    from sqlalchemy import select
+
+    from shieldwall.service.monitor import CONFIG_SETTING
+    from shieldwall.store.schema import OutboxAlert
+
+    monkeypatch.setenv("SHIELDWALL_AGENT_ONLINE_SECONDS", "1")
+    monkeypatch.setenv("SHIELDWALL_AGENT_SWEEP_SECONDS", "0.2")
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}", audit_key_path=tmp_path / "audit.pem")
+    store.put_setting(
+        CONFIG_SETTING, {"alerts": {"channels": [{"name": "ops", "type": "webhook", "url": "http://127.0.0.1:9/x"}]}}
+    )
+    api = ApiServer.start(store, api_settings(tmp_path / "data", tmp_path / "cache"), dashboard=False)
+    api.tokens = tokens(store)
+    try:
+        token = api.client(Role.ADMIN).post("/api/v1/enrollment-tokens", json={"name": "t"}).json()["token"]
+        agent = _agent(api, tmp_path, "quiet", token)
+        agent.signed("POST", "/api/v1/agent/heartbeat", {"version": "1", "uptime_seconds": 1, "spool_depth": 0})
+
+        def alerts() -> list[OutboxAlert]:
+            with store.session() as session:
+                return list(session.scalars(select(OutboxAlert).where(OutboxAlert.event == "agent-silent")))
+
+        deadline = time.monotonic() + 60
+        while not alerts() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        rows = alerts()
+        assert len(rows) == 1 and json.loads(rows[0].payload)["agent"] == agent.agent_id
+        assert api.client(Role.VIEWER).get(f"/api/v1/agents/{agent.agent_id}").json()["status"] == "offline"
+        time.sleep(1.0)
+        assert len(alerts()) == 1, "one alert per silent period"
+    finally:
+        api.stop()
+        store.close()

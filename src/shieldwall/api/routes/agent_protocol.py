@@ -8,10 +8,8 @@ authenticated agent's own rows only: no endpoint takes another agent's ID.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -37,14 +35,13 @@ from shieldwall.api.context import context
 from shieldwall.api.schemas import ErrorOut
 from shieldwall.model import Severity
 from shieldwall.service.fleet import enroll as enrollment
-from shieldwall.service.fleet.auth import DEFAULT_SKEW_SECONDS, AuthenticatedAgent, verify_request
+from shieldwall.service.fleet.auth import AuthenticatedAgent, verify_request
 from shieldwall.service.fleet.errors import FleetError
 from shieldwall.service.fleet.hosts import record_host_inventory
 from shieldwall.service.fleet.ingest import ingest_batch
 from shieldwall.service.fleet.policy import policy_for_agent
+from shieldwall.service.fleet.settings import FleetSettings
 from shieldwall.service.fleet.status import (
-    DEFAULT_HEARTBEAT_SECONDS,
-    StatusThresholds,
     monitor_alert_settings,
     record_heartbeat,
     sweep_silent,
@@ -63,43 +60,6 @@ AGENT_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 MAX_LONG_POLL_SECONDS = 60
 SWEEP_EVERY_SECONDS = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class FleetSettings:
-    """The manager's fleet settings (``SHIELDWALL_AGENT_*`` environment variables)."""
-
-    skew_seconds: int = DEFAULT_SKEW_SECONDS
-    heartbeat_seconds: int = DEFAULT_HEARTBEAT_SECONDS
-    poll_seconds: int = 30
-    online_seconds: float = 3 * DEFAULT_HEARTBEAT_SECONDS
-    stale_seconds: float = 24 * 3600
-
-    @classmethod
-    def from_environ(cls) -> FleetSettings:
-        """Read the environment once."""
-
-        def number(name: str, default: float) -> float:
-            text = os.environ.get(name, "").strip()
-            try:
-                return float(text) if text else default
-            except ValueError:
-                return default
-
-        base = cls()
-        heartbeat = int(number("SHIELDWALL_AGENT_HEARTBEAT_SECONDS", base.heartbeat_seconds))
-        return cls(
-            skew_seconds=int(number("SHIELDWALL_AGENT_SKEW_SECONDS", base.skew_seconds)),
-            heartbeat_seconds=heartbeat,
-            poll_seconds=int(number("SHIELDWALL_AGENT_POLL_SECONDS", base.poll_seconds)),
-            online_seconds=number("SHIELDWALL_AGENT_ONLINE_SECONDS", 3.0 * heartbeat),
-            stale_seconds=number("SHIELDWALL_AGENT_STALE_SECONDS", base.stale_seconds),
-        )
-
-    @property
-    def thresholds(self) -> StatusThresholds:
-        """The status thresholds."""
-        return StatusThresholds(self.online_seconds, self.stale_seconds)
 
 
 def fleet_settings(request: Request) -> FleetSettings:
