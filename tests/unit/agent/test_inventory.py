@@ -170,3 +170,73 @@ def test_the_agent_uses_exactly_the_registry_package_analyzers() -> None:
 
     registry = {a.name for a in load_analyzers(include_plugins=False, scanners=[])}
     assert {a.name for a in package_analyzers()} == registry
+
+
+def test_the_real_debian_12_status_of_this_machine(tmp_path: Path, shared_data: Path) -> None:
+    """A richer root: the real dpkg status in ../shared/data (skipped when absent)."""
+    status = shared_data / "pkgdb" / "debian12-dpkg" / "status"
+    if not status.is_file():
+        pytest.skip("../shared/data/pkgdb/debian12-dpkg/status not present")
+    root = build_root(tmp_path / "root", status=status.read_text())
+    doc = collect(root, InventoryPolicy({}), live=False, docker_socket=tmp_path / "none")
+    names = {p["name"] for p in doc["packages"]}
+    assert len(doc["packages"]) >= 700 and {"libc6", "openssl", "dpkg"} <= names
+    libssl = [p for p in doc["packages"] if p["name"].startswith("libssl")]
+    assert libssl and all(p["source_name"] == "openssl" for p in libssl)
+    assert doc["os"]["version_codename"] == "bookworm"
+
+
+def test_containers_from_the_engine_api_over_a_unix_socket(tmp_path: Path) -> None:
+    """The Docker Engine API's two calls, answered by a small HTTP server on a unix socket (no dockerd here)."""
+    import json
+    import socketserver
+    import threading
+    from http.server import BaseHTTPRequestHandler
+
+    from shieldwall.agent.modules.inventory.host import containers
+
+    digest = "sha256:" + "ab" * 32
+    answers = {
+        "/containers/json": [{"Id": "c" * 64, "Names": ["/web"], "Image": "nginx:1.25", "ImageID": digest,
+                              "State": "running"}],
+        f"/images/{digest}/json": {"RepoDigests": ["nginx@sha256:" + "cd" * 32]},
+    }  # fmt: skip
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(answers.get(self.path.split("?")[0], {"message": "no"})).encode()
+            self.send_response(200 if self.path.split("?")[0] in answers else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def address_string(self) -> str:
+            return "unix"
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+    path = tmp_path / "docker.sock"
+    server = Server(str(path), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        rows = containers(path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert rows == [
+        {
+            "id": "c" * 64,
+            "name": "web",
+            "image": "nginx:1.25",
+            "image_id": digest,
+            "repo_digests": ["nginx@sha256:" + "cd" * 32],
+            "state": "running",
+        }
+    ]
+    assert containers(tmp_path / "absent.sock") == []
