@@ -239,6 +239,51 @@ async def run_level(url: str, agents: list[SimAgent], seconds: float, events_per
     return result
 
 
+def per_request_cpu(work: Path, count: int = 300) -> dict[str, Any]:
+    """CPU per signed heartbeat, in one process (app + client through Starlette's test client, SQLite)."""
+    from fastapi.testclient import TestClient
+
+    from shieldwall.api import ApiSettings, create_app
+    from shieldwall.service.fleet.tokens import create_token as enrollment_token
+
+    store = Store.open(f"sqlite:///{work / 'cpu.db'}", audit_key_path=work / "cpu-key.pem")
+    settings = ApiSettings(data_dir=work / "cpu-data", cache_dir=work / "cpu-cache", rate_per_minute=0)
+    app = create_app(store, settings, dashboard=False)
+    agent = SimAgent()
+    try:
+        with TestClient(app) as client:
+            enrolled = client.post(
+                "/api/v1/agent/enroll",
+                json={
+                    "token": enrollment_token(store, name="cpu").token,
+                    "public_key": agent.key.public_text,
+                    "hostname": "cpu",
+                    "facts": {},
+                },
+            )
+            agent.agent_id = enrolled.json()["agent_id"]
+            body = json.dumps({"version": "b", "uptime_seconds": 1, "spool_depth": 0}).encode()
+
+            def one() -> None:
+                headers = agent.key.sign_headers(agent.agent_id, "POST", "/api/v1/agent/heartbeat", body)
+                headers["Content-Type"] = "application/json"
+                assert client.post("/api/v1/agent/heartbeat", content=body, headers=headers).status_code == 200
+
+            for _ in range(20):
+                one()
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(count):
+                one()
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        store.close()
+    return {
+        "heartbeats": count,
+        "wall_ms_each": round(wall / count * 1000, 2),
+        "cpu_ms_each": round(cpu / count * 1000, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="250,500,1000,2000")
@@ -247,10 +292,15 @@ def main() -> None:
     parser.add_argument("--idle-window", type=float, default=60.0)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--skip-idle", action="store_true")
+    parser.add_argument("--per-request", action="store_true", help="only the in-process CPU cost of one heartbeat")
     parser.add_argument("--postgres", action="store_true", help="a private PostgreSQL (tests/helpers/postgres_server)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sw-agent-bench-"))
     url = args.database_url or f"sqlite:///{work / 'manager.db'}"
+    if args.per_request:
+        print(json.dumps(per_request_cpu(work), indent=2))
+        shutil.rmtree(work, ignore_errors=True)
+        return
     if args.postgres:
         from helpers.postgres_server import fresh_database, shared_postgres
 
