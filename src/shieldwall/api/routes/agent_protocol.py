@@ -44,7 +44,6 @@ from shieldwall.service.fleet.settings import FleetSettings
 from shieldwall.service.fleet.status import (
     monitor_alert_settings,
     record_heartbeat,
-    sweep_silent,
 )
 
 T = TypeVar("T")
@@ -59,7 +58,6 @@ AGENT_ERRORS: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 MAX_LONG_POLL_SECONDS = 60
-SWEEP_EVERY_SECONDS = 10.0
 
 
 def fleet_settings(request: Request) -> FleetSettings:
@@ -106,18 +104,7 @@ async def signed_agent(
         body,
         skew_seconds=settings.skew_seconds,
     )
-    await run_in_threadpool(_maybe_sweep, request)
     return agent
-
-
-def _maybe_sweep(request: Request) -> None:
-    state = request.app.state
-    now = time.monotonic()
-    if now - float(getattr(state, "fleet_swept", 0.0)) < SWEEP_EVERY_SECONDS:
-        return
-    state.fleet_swept = now
-    store = context(request).store
-    sweep_silent(store, monitor_alert_settings(store), thresholds=fleet_settings(request).thresholds)
 
 
 Signed = Annotated[AuthenticatedAgent, Depends(signed_agent)]
