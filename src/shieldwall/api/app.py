@@ -25,12 +25,25 @@ from shieldwall.api.jobs import JobManager, ScanFunction
 from shieldwall.api.metrics import CONTENT_TYPE, ApiMetrics, StoreCollector
 from shieldwall.api.queries import NotFoundError
 from shieldwall.api.ratelimit import RateLimiter
-from shieldwall.api.routes import admin, assets, audit, compliance, fim, findings, ips, scans, tasks
+from shieldwall.api.routes import (
+    admin,
+    agent_protocol,
+    agents,
+    assets,
+    audit,
+    compliance,
+    fim,
+    findings,
+    ips,
+    scans,
+    tasks,
+)
 from shieldwall.api.routes.common import AUTH_ERRORS
 from shieldwall.api.schemas import HealthOut
 from shieldwall.api.sessions import SessionStore
 from shieldwall.api.settings import ApiSettings
 from shieldwall.errors import InputError, ShieldwallError
+from shieldwall.service.fleet.sweeper import FleetSweeper
 from shieldwall.store import Store
 
 API_PREFIX = "/api/v1"
@@ -75,9 +88,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         jobs.recover()
+        sweeper = FleetSweeper.from_environ(store)  # silent-agent alerts (service/fleet)
+        sweeper.start()
         try:
             yield
         finally:
+            sweeper.stop()
             jobs.shutdown(wait=False)
 
     app = FastAPI(
@@ -93,15 +109,16 @@ def create_app(
     _install_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=AUTH_ERRORS)
-    for module in (scans, findings, assets, compliance, audit, admin, fim, tasks, ips):
+    for module in (scans, findings, assets, compliance, audit, admin, fim, tasks, ips, agents, agent_protocol):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(_service_router())
     if dashboard:
+        from shieldwall.api.dashboard import fleet, views
         from shieldwall.api.dashboard import ips as ips_page
-        from shieldwall.api.dashboard import views
 
         views.install(app)
+        fleet.install(app)
         ips_page.install(app)
 
     app.add_middleware(SecurityHeaders)

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from shieldwall import __version__
 from shieldwall.cli import admission, api_cmds, compliance, gating, harbor, store_cmds
+from shieldwall.cli import agent as agent_cli
 from shieldwall.cli import fim as fim_cli
 from shieldwall.cli import firewall as firewall_cli
 from shieldwall.cli import ips as ips_cli
@@ -321,6 +322,7 @@ app.add_typer(secrets_cli.secrets_app, name="secrets")
 app.add_typer(firewall_cli.firewall_app, name="firewall")
 app.add_typer(store_cmds.assets_app, name="assets")
 app.add_typer(store_cmds.audit_app, name="audit")
+app.add_typer(agent_cli.agent_app, name="agent")
 app.command("compliance")(compliance.compliance)
 app.command("findings")(store_cmds.findings)
 app.command("rematch")(store_cmds.rematch_cmd)

@@ -468,3 +468,124 @@ class IpsEvent(Base):
     dest: Mapped[str] = mapped_column(String(80), default="")
     action: Mapped[str] = mapped_column(String(16), default="")
     observed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+# --- agents (fleet: enrollment, identity, policies, events) ---
+
+
+class AgentEnrollmentToken(Base):
+    """A token an agent enrolls with: only its SHA-256 is stored; expiring, limited uses, scoped."""
+
+    __tablename__ = "agent_enrollment_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16), default="")
+    name: Mapped[str] = mapped_column(String(128), default="")
+    environment: Mapped[str] = mapped_column(String(128), default="")
+    policy_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    max_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(256), default="")
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AgentPolicy(Base):
+    """A named agent policy; its documents are ``AgentPolicyVersion`` rows (never edited in place)."""
+
+    __tablename__ = "agent_policies"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class AgentPolicyVersion(Base):
+    """One version of a policy document; its ``id`` is the revision agents apply (globally increasing)."""
+
+    __tablename__ = "agent_policy_versions"
+    __table_args__ = (UniqueConstraint("policy_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("agent_policies.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Agent(Base):
+    """An enrolled agent: its identity, current key, policy, host asset and last reported state."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(40), unique=True)
+    hostname: Mapped[str] = mapped_column(String(256), default="")
+    environment: Mapped[str] = mapped_column(String(128), default="")
+    asset_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    policy_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    public_key: Mapped[str] = mapped_column(String(128))
+    token_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    facts: Mapped[str] = mapped_column(Text, default="{}")
+    enrolled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    version: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str] = mapped_column(Text, default="{}")
+    applied_revision: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    dropped_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    inventory_hash: Mapped[str] = mapped_column(String(64), default="")
+    inventory: Mapped[str] = mapped_column(Text, default="{}")
+    silent_alerted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AgentKey(Base):
+    """Every public key an agent has had (rotation history); ``retired_at`` set when replaced."""
+
+    __tablename__ = "agent_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    public_key: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AgentNonce(Base):
+    """A request nonce seen inside the clock-skew window (replay protection across processes)."""
+
+    __tablename__ = "agent_nonces"
+    __table_args__ = (UniqueConstraint("agent_id", "nonce"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(BigInteger)
+    nonce: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class AgentEventRow(Base):
+    """An event an agent uploaded; ``(agent_id, key)`` is unique, so a retried upload is a no-op."""
+
+    __tablename__ = "agent_events"
+    __table_args__ = (
+        UniqueConstraint("agent_id", "key"),
+        Index("ix_agent_events_module_kind", "module", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    module: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(128))
+    severity: Mapped[str] = mapped_column(String(16), index=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    attributes: Mapped[str] = mapped_column(Text, default="{}")
+    observed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

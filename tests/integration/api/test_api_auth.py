@@ -29,8 +29,25 @@ ADMIN = {
     ("GET", "/api/v1/tokens"),
     ("POST", "/api/v1/tokens"),
     ("POST", "/api/v1/tokens/{token_id}/revoke"),
+    ("GET", "/api/v1/enrollment-tokens"),
+    ("POST", "/api/v1/enrollment-tokens"),
+    ("POST", "/api/v1/enrollment-tokens/{token_id}/revoke"),
+    ("POST", "/api/v1/agents/{agent_id}/revoke"),
+    ("PUT", "/api/v1/agents/{agent_id}/policy"),
+    ("POST", "/api/v1/policies"),
+    ("PUT", "/api/v1/policies/{name}"),
+    ("DELETE", "/api/v1/policies/{name}"),
 }
 PUBLIC = {("GET", "/health")}
+# Agents authenticate with signed requests (docs/agent.md), not API tokens; enrollment carries its token in the body.
+AGENT_SIGNED = {
+    ("GET", "/api/v1/agent/policy"),
+    ("POST", "/api/v1/agent/events"),
+    ("POST", "/api/v1/agent/heartbeat"),
+    ("POST", "/api/v1/agent/inventory"),
+    ("POST", "/api/v1/agent/rotate-key"),
+}
+AGENT_ENROLL = {("POST", "/api/v1/agent/enroll")}
 PATH_VALUES = {
     "asset_id": "1",
     "scan_id": "1",
@@ -40,6 +57,7 @@ PATH_VALUES = {
     "name": "nothing",
     "token_id": "000000000000",
     "framework": "cis-docker-1.6",
+    "agent_id": "agt_" + "0" * 24,
 }
 
 
@@ -73,7 +91,7 @@ def test_the_role_table_names_only_real_endpoints() -> None:
     assert known >= OPERATOR | ADMIN | PUBLIC
     # every write is classified explicitly: a new write endpoint must be added to a table above
     writes = {(m, p) for m, p in known if m != "GET"}
-    assert writes <= OPERATOR | ADMIN, writes - (OPERATOR | ADMIN)
+    assert writes <= OPERATOR | ADMIN | AGENT_SIGNED | AGENT_ENROLL, writes - (OPERATOR | ADMIN)
 
 
 @pytest.mark.parametrize("token", ["", "swt_000000000000_" + "x" * 43, "not-a-token"])
@@ -82,6 +100,9 @@ def test_every_endpoint_rejects_a_missing_or_unknown_token(seeded: Seeded, token
     with httpx.Client(base_url=seeded.api.url, headers=headers, timeout=30) as client:
         for method, path in operations():
             response = client.request(method, concrete(path))
+            if (method, path) in AGENT_SIGNED | AGENT_ENROLL:  # no signature (or no body): refused all the same
+                assert response.status_code == (401 if (method, path) in AGENT_SIGNED else 422), (method, path)
+                continue
             if needed_role(method, path) is None:
                 assert response.status_code == 200, (method, path)
                 continue
@@ -94,7 +115,7 @@ def test_every_endpoint_rejects_a_token_of_a_lower_role(seeded: Seeded) -> None:
     checked = 0
     for method, path in operations():
         needed = needed_role(method, path)
-        if needed is None:
+        if needed is None or (method, path) in AGENT_SIGNED | AGENT_ENROLL:
             continue
         for role in Role:
             if role.allows(needed):

@@ -35,5 +35,10 @@ def test_every_operation_is_documented_with_its_errors() -> None:
                 assert "security" not in operation
                 continue
             assert path.startswith("/api/v1/") or path == "/metrics"
+            if path.startswith("/api/v1/agent/"):  # agents sign their requests; enrollment carries its token
+                expected = [] if path == "/api/v1/agent/enroll" else [{"AgentSignature": []}]
+                assert operation.get("security", []) == expected, (method, path)
+                assert {"401", "413", "422"} <= set(operation["responses"]), (method, path)
+                continue
             assert operation["security"] == [{"HTTPBearer": []}], (method, path)
             assert {"401", "403", "413", "422", "429"} <= set(operation["responses"]), (method, path)

@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 
 from shieldwall.agent.module import AgentModule
 
-BUILTIN: tuple[str, ...] = ("fim", "logs", "firewall", "ips", "drift", "posture")
+BUILTIN: tuple[str, ...] = ("inventory", "fim", "logs", "firewall", "ips", "drift", "posture")
 """Built-in module packages, in start order (each adds its name here when it lands)."""
 
 ENTRY_POINT_GROUP = "shieldwall.agent_modules"
