@@ -349,6 +349,12 @@ def rematch_from_vulndb(
         reason = f"advisory database updated {signature['updated_at']}".strip()
         report = rematch(store, db, changed, alerts=alerts, actor=actor, reason=reason)
     store.put_setting(VULNDB_STATE, signature)
+    try:  # virtual patches follow the rematched findings (new shields recommended, fixed ones unassigned)
+        from shieldwall.vpatch.recommend import on_database_update
+
+        on_database_update(store)
+    except Exception as exc:  # the rematch stands; the recommendation failure is logged, not hidden
+        logging.getLogger("shieldwall.rematch").warning("virtual-patch recommendation pass failed: %s", exc)
     return report
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ from shieldwall.store.records import record_scan
 from shieldwall.store.schema import Agent, Asset
 
 HOST_SECTIONS = ("processes", "listening", "users", "groups", "sudoers", "suid", "kernel_modules", "containers")
+
+log = logging.getLogger("shieldwall.fleet.hosts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,12 @@ def record_host_inventory(
             agent_row.asset_id = recorded.asset_id
             agent_row.inventory_hash = str(inventory.get("hash") or "")[:64]
             agent_row.inventory = json.dumps(host, sort_keys=True, default=str)
-    return HostScan(
-        recorded.scan_id, recorded.asset_id, len(result.findings), tuple(w.message for w in result.warnings)
-    )
+    warnings = [w.message for w in result.warnings]
+    try:  # virtual patches follow the host's findings: recommend shields, unassign those no longer needed
+        from shieldwall.vpatch.recommend import on_inventory_change
+
+        on_inventory_change(store, [recorded.asset_id])
+    except Exception as exc:  # the inventory is recorded either way; the failure is reported, not hidden
+        log.warning("virtual-patch recommendations for host %s failed: %s", uid, exc)
+        warnings.append(f"virtual-patch recommendations not updated: {type(exc).__name__}: {exc}")
+    return HostScan(recorded.scan_id, recorded.asset_id, len(result.findings), tuple(warnings))

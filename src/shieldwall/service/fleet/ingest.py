@@ -29,7 +29,7 @@ ModuleHandler = Callable[[Store, int, Sequence[AgentEvent]], None]
 """Manager-side processing of one module's new events: ``(store, agent row id, events)``."""
 
 HANDLERS: dict[str, ModuleHandler] = {}
-"""Module name -> handler; module engineers register theirs here (for example ``HANDLERS["fim"] = ...``)."""
+"""Extra module handlers (plugins, tests); the built-in ones are listed in ``service/fleet/handlers.py``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +100,11 @@ def ingest_batch(
                 state["dropped"] = {k: int(v) for k, v in dropped.items()}
                 agent.state = json.dumps(state, sort_keys=True)
                 agent.dropped_total = sum(int(v) for v in dropped.values())
-    errors = _run_handlers(store, agent_id, accepted, HANDLERS if handlers is None else handlers)
+    if handlers is None:
+        from shieldwall.service.fleet.handlers import BUILTIN
+
+        handlers = {**BUILTIN, **HANDLERS}
+    errors = _run_handlers(store, agent_id, accepted, handlers)
     return IngestResult(tuple(e.key for e in accepted), tuple(duplicates), errors)
 
 

@@ -1,0 +1,87 @@
+"""The manager's side of each agent module: what happens to its events once they are stored.
+
+An explicit list (no registration by import side effects): ``fim`` events are
+classified against the pipeline's change windows and tagged ``expected
+(<deploy id>)`` or ``unexpected`` on the stored event; ``drift`` events become
+drift findings on the container's asset; ``ips`` events are kept for the
+virtual-patching views (what was blocked, on which host). Each handler runs
+after the batch is committed (``ingest_batch``), so a failing handler never
+loses or duplicates an event: its error is reported in the ingest result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import select
+
+from shieldwall.agent.events import AgentEvent
+from shieldwall.service.fleet.ingest import ModuleHandler
+from shieldwall.store import Store
+from shieldwall.store.schema import Agent, AgentEventRow
+
+
+def _agent(store: Store, agent_id: int) -> tuple[str, str, int | None, str]:
+    with store.session() as session:
+        agent = session.get(Agent, agent_id)
+        if agent is None:
+            raise LookupError(f"agent {agent_id} is not known")
+        return agent.hostname, agent.environment, agent.asset_id, agent.uid
+
+
+def handle_fim(store: Store, agent_id: int, events: Sequence[AgentEvent]) -> None:
+    """Tag each file event ``expected (<deploy id>)`` inside a change window, ``unexpected`` outside."""
+    from shieldwall.service.change_windows import active_windows, classify
+
+    host, environment, _, _ = _agent(store, agent_id)
+    labels: dict[str, dict[str, object]] = {}
+    for event in events:
+        path = event.attributes.get("path")
+        if not isinstance(path, str) or not path:
+            continue
+        verdict = classify(
+            active_windows(store, environment, event.observed_at),
+            host=host,
+            environment=environment,
+            path=path,
+            observed_at=event.observed_at,
+        )
+        labels[event.with_key().key] = {"change_window": verdict.label, "deploy_id": verdict.deploy_id or ""}
+    if not labels:
+        return
+    with store.session() as session:  # commits on exit
+        rows = session.scalars(
+            select(AgentEventRow).where(AgentEventRow.agent_id == agent_id, AgentEventRow.key.in_(list(labels)))
+        )
+        for row in rows:
+            attributes = json.loads(row.attributes or "{}")
+            attributes.update(labels[row.key])
+            row.attributes = json.dumps(attributes, sort_keys=True)
+
+
+def handle_drift(store: Store, agent_id: int, events: Sequence[AgentEvent]) -> None:
+    """Drift events become drift findings on the container's asset (the agent's host named when missing)."""
+    from shieldwall.service.container_drift import record_drift_events
+
+    host, _, _, uid = _agent(store, agent_id)
+    named = [
+        e if e.attributes.get("host") else dataclasses.replace(e, attributes={**e.attributes, "host": host})
+        for e in events
+    ]
+    record_drift_events(store, named, actor=f"agent:{uid}")
+
+
+def handle_ips(store: Store, agent_id: int, events: Sequence[AgentEvent]) -> None:
+    """IPS alerts and drops are kept against the host's asset for the virtual-patching views."""
+    from shieldwall.vpatch.events import record_events
+
+    _, _, asset_id, _ = _agent(store, agent_id)
+    if asset_id is None:  # no inventory yet: the events stay in the agent event log only
+        return
+    record_events(store, asset_id, [e.to_wire() for e in events])
+
+
+BUILTIN: Mapping[str, ModuleHandler] = {"fim": handle_fim, "drift": handle_drift, "ips": handle_ips}
+"""Built-in module handlers; ``ingest.HANDLERS`` adds or overrides (plugins, tests)."""
