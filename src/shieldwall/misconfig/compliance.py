@@ -343,14 +343,14 @@ def evaluate(
             status, reason = Status.FAIL, f"{len(active)} finding(s)"
         elif errors:
             status, reason = Status.ERROR, f"incomplete evidence: {'; '.join(dict.fromkeys(errors))}"[:500]
+        elif events and len(events) == len(control.checks):
+            status, reason = Status.NOT_APPLICABLE, "host control: evaluated on agent events, not on a scan"
         elif host_only and image_like:
             status, reason = Status.NOT_APPLICABLE, "host-file control: does not apply to images or SBOMs"
         elif applicable:
             status, reason = Status.PASS, f"checked by {', '.join(applicable)}"
         elif not control.checks:
             status, reason = Status.NOT_APPLICABLE, "manual control: no automated check"
-        elif events and len(events) == len(control.checks):
-            status, reason = Status.NOT_APPLICABLE, "host control: evaluated on agent events, not on a scan"
         elif unknown and len(unknown) + len(events) == len(control.checks):
             status, reason = Status.NOT_APPLICABLE, f"checks not loaded: {', '.join(unknown)}"
         else:

@@ -149,8 +149,13 @@ def iter_advisories(
         raise InputError(f"{fmt.value} is not an advisory feed")
 
 
-def _refuse_empty(count: int, path: Path, source: str, allow_empty: bool) -> None:
-    if count == 0 and not allow_empty:
+def _count(writer: VulnDBWriter, name: str) -> int:
+    previous = writer.source(name)
+    return previous.count if previous is not None else 0
+
+
+def _refuse_empty(count: int, path: Path, source: str, allow_empty: bool, had: int) -> None:
+    if count == 0 and had > 0 and not allow_empty:
         raise CorruptInputError(
             f"{path}: the feed holds no records; source {source!r} was left as it was"
             " (--allow-empty replaces it anyway)"
@@ -168,11 +173,11 @@ def import_feed(
 ) -> ImportResult:
     """Import the feed at ``path`` into ``writer`` as one source (replacing that source's previous content).
 
-    A feed that yields no record at all is refused (``CorruptInputError``, the
-    database unchanged) unless ``allow_empty``: replacing a source with nothing
-    would silently drop every advisory it had, and a truncated download, a
-    mirror serving an error page in a zip or a hostile archive all look like
-    that.
+    A feed that yields no record at all for a source that had records is
+    refused (``CorruptInputError``, the database unchanged) unless
+    ``allow_empty``: replacing a source with nothing would silently drop every
+    advisory it had, and a truncated download, a mirror serving an error page
+    in a zip or a hostile archive all look like that.
 
     ``fmt`` defaults to ``detect_format(path)``; ``source`` defaults to
     ``default_source_name``. Records that cannot be read are skipped and
@@ -187,17 +192,18 @@ def import_feed(
         stats = writer.replace_source(info, iter_advisories(path, fmt, warnings, source=info.name, limits=limits))
         if stats.total == 0 and warnings:
             raise CorruptInputError(f"{path}: no advisory could be read ({len(warnings)} errors; first: {warnings[0]})")
-        _refuse_empty(stats.total, path, info.name, allow_empty)
+        _refuse_empty(stats.total, path, info.name, allow_empty, stats.removed)
         return ImportResult(info.name, fmt, stats.total, stats, tuple(warnings))
     if fmt is FeedFormat.KEV:
         entries = parse_kev(_read_bounded(path, MAX_FEED_FILE_BYTES), str(path))
-        _refuse_empty(len(entries), path, info.name, allow_empty)
+        _refuse_empty(len(entries), path, info.name, allow_empty, _count(writer, info.name))
         count = writer.replace_kev(info, entries)
         return ImportResult(info.name, fmt, count)
     if fmt is FeedFormat.EPSS:
         header = EpssHeader()
+        had = _count(writer, info.name)
         count = writer.replace_epss(info, iter_epss(_read_bounded(path, MAX_FEED_FILE_BYTES), str(path), header))
-        _refuse_empty(count, path, info.name, allow_empty)
+        _refuse_empty(count, path, info.name, allow_empty, had)
         return ImportResult(info.name, fmt, count)
     if fmt is FeedFormat.BUNDLE:
         raise InputError(f"{path} is a database bundle: use `shieldwall db import-bundle`")
