@@ -20,6 +20,7 @@ import socket
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,18 @@ class AgentConfig:
     extra_modules: Sequence[AgentModule] = ()
     settings: Mapping[str, Any] = field(default_factory=dict)
     timeout: float = 30.0
+
+
+def manager_addresses(manager_url: str) -> list[str]:
+    """The manager's addresses: active response and firewall policies must never cut the agent off from it."""
+    host = urllib.parse.urlsplit(manager_url).hostname or ""
+    if not host:
+        return []
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return []
+    return sorted({str(info[4][0]).split("%", 1)[0] for info in infos})
 
 
 def read_identity(state_dir: Path) -> dict[str, Any]:
@@ -202,6 +215,15 @@ class Agent:
                 )
             )
 
+    def manager_reachable(self) -> bool:
+        """One signed request to the manager (no module is called back): True when it answered."""
+        try:
+            self.client.signed("GET", "/api/v1/agent/policy", params={"known": self.policy.revision})
+        except ManagerError as exc:
+            log.warning("manager not reachable to confirm a change: %s", exc)
+            return False
+        return True
+
     def publish_snapshot(self, name: str, document: Mapping[str, Any]) -> None:
         """Queue a full document (the host inventory) for upload; only the latest per name is kept."""
         self.snapshots.put(name, document)
@@ -216,6 +238,8 @@ class Agent:
         )
         settings["active_response"] = self.active_response
         settings["publish_snapshot"] = self.publish_snapshot
+        settings["firewall_confirm"] = self.manager_reachable  # a new firewall policy stays only if this holds
+        settings.setdefault("protected_addresses", manager_addresses(self.config.manager_url))
         return ModuleContext(
             root=self.config.root,
             state_dir=directory,

@@ -8,6 +8,8 @@ so reassigning an agent to another policy is a new revision too.
 from __future__ import annotations
 
 import json
+import logging
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,8 @@ from shieldwall.store.schema import Agent, AgentPolicy, AgentPolicyVersion
 
 MAX_POLICY_BYTES = 256 * 1024
 EMPTY_DOCUMENT: dict[str, Any] = {"modules": {}}
+
+log = logging.getLogger("shieldwall.fleet.policy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +245,12 @@ def revision_in(session: Session, agent: Agent) -> int:
 
 
 def policy_for_agent(store: Store, agent_id: int) -> AgentPolicyDoc:
-    """The document the agent must run now (the empty document, revision 0, without a policy)."""
+    """The document the agent must run now (the empty document, revision 0, without a policy).
+
+    When the policy enables the ``ips`` module, the host's assigned virtual patches
+    (``vpatch``) are merged into that section, and the revision changes with them,
+    so an agent fetches its policy again when a shield is assigned or unassigned.
+    """
     with store.session() as session:
         agent = session.get(Agent, agent_id)
         if agent is None or agent.policy_id is None:
@@ -250,4 +259,41 @@ def policy_for_agent(store: Store, agent_id: int) -> AgentPolicyDoc:
         if policy is None or policy.deleted:
             return AgentPolicyDoc(0, "", 0, EMPTY_DOCUMENT)
         version = _current(session, policy)
-        return AgentPolicyDoc(version.id, policy.name, version.version, json.loads(version.document))
+        doc = AgentPolicyDoc(version.id, policy.name, version.version, json.loads(version.document))
+        asset_id = agent.asset_id
+    return _with_virtual_patches(store, asset_id, doc)
+
+
+def _with_virtual_patches(store: Store, asset_id: int | None, doc: AgentPolicyDoc) -> AgentPolicyDoc:
+    modules = doc.document.get("modules") or {}
+    ips = modules.get("ips")
+    if asset_id is None or not isinstance(ips, Mapping):
+        return doc
+    try:
+        from shieldwall.vpatch.views import policy_section
+
+        patches = policy_section(store, asset_id)
+    except Exception as exc:  # the policy still goes out; the missing shields are logged, not hidden
+        log.warning("virtual patches for asset %s not merged into the ips policy: %s", asset_id, exc)
+        return doc
+    if not patches.get("virtual_patches"):
+        return doc
+    merged = dict(ips)
+    merged["virtual_patches"] = sorted({*merged.get("virtual_patches", ()), *patches["virtual_patches"]})
+    merged["rule_modes"] = {**patches["rule_modes"], **dict(merged.get("rule_modes") or {})}
+    digest = zlib.crc32(json.dumps(patches, sort_keys=True).encode()) & 0x7FFFFFFF
+    document = {**doc.document, "modules": {**modules, "ips": merged}}
+    return AgentPolicyDoc((doc.revision << 31) | digest, doc.name, doc.version, document)
+
+
+def agent_has_ips(store: Store, agent_id: int) -> bool:
+    """Whether the agent's policy enables the ``ips`` module (its revision then includes virtual patches)."""
+    with store.session() as session:
+        agent = session.get(Agent, agent_id)
+        if agent is None or agent.policy_id is None or agent.asset_id is None:
+            return False
+        policy = session.get(AgentPolicy, agent.policy_id)
+        if policy is None or policy.deleted:
+            return False
+        modules = json.loads(_current(session, policy).document).get("modules") or {}
+        return isinstance(modules.get("ips"), dict)

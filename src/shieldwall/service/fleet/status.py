@@ -57,7 +57,7 @@ def record_heartbeat(store: Store, agent_id: int, heartbeat: Mapping[str, Any]) 
 
     Returns the policy revision the agent should run (read in the same transaction).
     """
-    from shieldwall.service.fleet.policy import revision_in
+    from shieldwall.service.fleet.policy import agent_has_ips, policy_for_agent, revision_in
 
     now = utcnow()
     with store.session() as session:
@@ -74,7 +74,10 @@ def record_heartbeat(store: Store, agent_id: int, heartbeat: Mapping[str, Any]) 
         state["received_at"] = now.isoformat()
         agent.state = json.dumps(state, sort_keys=True, default=str)
         agent.silent_alerted_at = None
-        return revision_in(session, agent)
+        revision = revision_in(session, agent)
+    if revision and agent_has_ips(store, agent_id):
+        return policy_for_agent(store, agent_id).revision  # virtual patches change the revision too
+    return revision
 
 
 def sweep_silent(
