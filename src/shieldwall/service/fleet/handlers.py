@@ -2,7 +2,8 @@
 
 An explicit list (no registration by import side effects): ``fim`` events are
 classified against the pipeline's change windows and tagged ``expected
-(<deploy id>)`` or ``unexpected`` on the stored event; ``drift`` events become
+(<deploy id>)`` or ``unexpected`` on the stored event, and unexpected ones
+alert; ``logs`` alerts go to the audit trail and the alert channels; ``drift`` events become
 drift findings on the container's asset; ``ips`` events are kept for the
 virtual-patching views (what was blocked, on which host). Each handler runs
 after the batch is committed (``ingest_batch``), so a failing handler never
@@ -31,12 +32,73 @@ def _agent(store: Store, agent_id: int) -> tuple[str, str, int | None, str]:
         return agent.hostname, agent.environment, agent.asset_id, agent.uid
 
 
+ALERT_EVENT = "agent-alert"
+
+
+def raise_alerts(store: Store, agent_id: int, events: Sequence[AgentEvent], why: str) -> int:
+    """Audit each event and queue it on every alert channel whose ``min_severity`` it reaches; how many queued.
+
+    Channels are the monitor's alert settings (the same outbox, rate limits and
+    retries as image alerts); the audit trail records every alert whether or
+    not a channel is configured.
+    """
+    from shieldwall.model import Severity
+    from shieldwall.service.fleet.status import monitor_alert_settings
+    from shieldwall.store import audit
+    from shieldwall.store.outbox import enqueue
+
+    if not events:
+        return 0
+    host, environment, asset_id, uid = _agent(store, agent_id)
+    settings = monitor_alert_settings(store)
+    queued = 0
+    with store.session() as session:
+        for event in events:
+            keyed = event.with_key()
+            payload = {
+                "event": ALERT_EVENT,
+                "why": why,
+                "agent": uid,
+                "hostname": host,
+                "environment": environment,
+                "module": event.module,
+                "kind": event.kind,
+                "severity": event.severity.value,
+                "title": f"{host or uid}: {event.summary}"[:500],
+                "observed_at": event.observed_at.isoformat(),
+                "attributes": dict(event.attributes),
+            }
+            audit.append_event(
+                store,
+                session,
+                "agent.alert",
+                f"agent:{uid}",
+                {"module": event.module, "kind": event.kind, "severity": event.severity.value, "key": keyed.key,
+                 "why": why, "summary": event.summary[:500]},
+                actor=f"agent:{uid}",
+            )  # fmt: skip
+            if settings is None or event.severity.rank < Severity(settings.min_severity).rank:
+                continue
+            for channel in settings.channels:
+                queued += enqueue(
+                    session, channel.name, ALERT_EVENT, f"agent:{uid}", keyed.key, payload, asset_id=asset_id
+                )
+    return queued
+
+
+def handle_logs(store: Store, agent_id: int, events: Sequence[AgentEvent]) -> None:
+    """Log-inspection alerts land in the audit trail and the alert channels (the store already has them)."""
+    raise_alerts(store, agent_id, [e for e in events if e.kind == "logs.alert"], "log rule matched")
+
+
 def handle_fim(store: Store, agent_id: int, events: Sequence[AgentEvent]) -> None:
-    """Tag each file event ``expected (<deploy id>)`` inside a change window, ``unexpected`` outside."""
+    """Tag each file event ``expected (<deploy id>)`` inside a change window, ``unexpected`` outside;
+    unexpected changes alert."""
     from shieldwall.service.change_windows import active_windows, classify
 
     host, environment, _, _ = _agent(store, agent_id)
     labels: dict[str, dict[str, object]] = {}
+    unexpected: list[AgentEvent] = []
     for event in events:
         path = event.attributes.get("path")
         if not isinstance(path, str) or not path:
@@ -49,6 +111,8 @@ def handle_fim(store: Store, agent_id: int, events: Sequence[AgentEvent]) -> Non
             observed_at=event.observed_at,
         )
         labels[event.with_key().key] = {"change_window": verdict.label, "deploy_id": verdict.deploy_id or ""}
+        if not verdict.expected:
+            unexpected.append(event)
     if not labels:
         return
     with store.session() as session:  # commits on exit
@@ -59,6 +123,7 @@ def handle_fim(store: Store, agent_id: int, events: Sequence[AgentEvent]) -> Non
             attributes = json.loads(row.attributes or "{}")
             attributes.update(labels[row.key])
             row.attributes = json.dumps(attributes, sort_keys=True)
+    raise_alerts(store, agent_id, unexpected, "file changed outside any change window")
 
 
 def handle_drift(store: Store, agent_id: int, events: Sequence[AgentEvent]) -> None:
@@ -83,5 +148,10 @@ def handle_ips(store: Store, agent_id: int, events: Sequence[AgentEvent]) -> Non
     record_events(store, asset_id, [e.to_wire() for e in events])
 
 
-BUILTIN: Mapping[str, ModuleHandler] = {"fim": handle_fim, "drift": handle_drift, "ips": handle_ips}
+BUILTIN: Mapping[str, ModuleHandler] = {
+    "fim": handle_fim,
+    "logs": handle_logs,
+    "drift": handle_drift,
+    "ips": handle_ips,
+}
 """Built-in module handlers; ``ingest.HANDLERS`` adds or overrides (plugins, tests)."""

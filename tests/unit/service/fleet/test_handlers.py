@@ -94,3 +94,41 @@ def test_a_failing_handler_is_reported_and_loses_no_event(store: Store, tmp_path
     result = ingest.ingest_batch(store, agent_id, [event], handlers={"fim": broken})
     assert result.handler_errors == {"fim": "RuntimeError: handler bug"}
     assert "/etc/shadow" in _attributes(store, agent_id)
+
+
+def test_log_alerts_and_unexpected_changes_reach_the_audit_trail_and_alert_channels(
+    store: Store, tmp_path: Path
+) -> None:
+    from shieldwall.service.monitor import CONFIG_SETTING
+    from shieldwall.store.schema import AuditEvent, OutboxAlert
+
+    store.put_setting(
+        CONFIG_SETTING,
+        {"alerts": {"min_severity": "HIGH", "channels": [{"name": "hook", "type": "webhook", "url": "http://x/h"}]}},
+    )
+    agent_id = _agent(store, tmp_path)
+    create_window(
+        store, environment="prod", host_glob="web-*", path_glob="/srv/app/**", deploy_id="d-1",
+        duration=dt.timedelta(minutes=15), actor="ci",
+    )  # fmt: skip
+    now = dt.datetime.now(dt.UTC)
+    events = [
+        AgentEvent("logs", "logs.alert", Severity.HIGH, "sshd brute force from 203.0.113.9", {"rule": "5712"}, now),
+        AgentEvent("logs", "logs.alert", Severity.LOW, "sshd session opened", {"rule": "5501"}, now),
+        AgentEvent("fim", "fim.modified", Severity.HIGH, "changed", {"path": "/etc/sudoers"}, now),
+        AgentEvent("fim", "fim.modified", Severity.HIGH, "changed", {"path": "/srv/app/main.py"}, now),
+    ]
+    result = ingest.ingest_batch(store, agent_id, events)
+    assert result.handler_errors == {}
+    with store.session() as session:
+        queued = [json.loads(r.payload) for r in session.scalars(select(OutboxAlert))]
+        audited = [
+            json.loads(r.details) for r in session.scalars(select(AuditEvent).where(AuditEvent.action == "agent.alert"))
+        ]
+    assert sorted(q["kind"] for q in queued) == ["fim.modified", "logs.alert"]  # HIGH and above, expected change not
+    assert {q["title"] for q in queued} == {"web-1: sshd brute force from 203.0.113.9", "web-1: changed"}
+    assert sorted(a["kind"] for a in audited) == ["fim.modified", "logs.alert", "logs.alert"]
+    again = ingest.ingest_batch(store, agent_id, events)  # a retried upload: no new alert, no new audit event
+    assert again.accepted == ()
+    with store.session() as session:
+        assert len(list(session.scalars(select(OutboxAlert)))) == 2
