@@ -75,18 +75,20 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
     cache: LayerResultCache | None = None
     if options.use_cache:
         cache = options.layer_cache or LayerCache(cache_root, paths.config_dir())
-    layer_results = []
+    outcomes: dict[int, LayerResult] = {}
     done: dict[tuple[str, str], LayerResult] = {}  # the same bytes listed again (a layer repeated 512 times)
-    for layer in resolved.layers:
+    # read in archive order (a compressed archive never seeks back), merge in layer order
+    for position, layer in sorted(enumerate(resolved.layers), key=lambda item: item[1].read_order):
         same = (layer.cache_key, layer.blob_key) if layer.cache_key and layer.blob_key else None
         if same is not None and same in done:
             progress.layer_finished(layer.ref, cached=True)
-            layer_results.append((layer.ref, done[same]))
+            outcomes[position] = done[same]
             continue
         outcome = _layer_result(layer, analyzers, versions, cache, progress)
         if same is not None:
             done[same] = outcome
-        layer_results.append((layer.ref, outcome))
+        outcomes[position] = outcome
+    layer_results = [(layer.ref, outcomes[position]) for position, layer in enumerate(resolved.layers)]
     progress.stage("merging layers")
     inventory = merge_layers(layer_results)
     # a package declared in two places (lock file and node_modules...) is one package with two locations

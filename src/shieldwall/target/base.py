@@ -23,6 +23,8 @@ class LayerSource(Protocol):
     cache_key: str
     read_blob_digest: str
     blob_key: str
+    read_order: int
+    """Where the layer's bytes sit in their archive (0 when it does not matter): read in this order."""
     """Names the stored bytes (archive member, blob path, registry digest); "" when there are none."""
     """After a complete, verified walk: the digest of the stored bytes ("" when not known)."""
 

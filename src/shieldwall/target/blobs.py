@@ -128,6 +128,15 @@ class TarBlobs:
     def size(self, name: str) -> int:
         return self._member(name).size
 
+    def offset(self, name: str) -> int:
+        """Where the member's data starts in the archive: reading in this order never seeks back.
+
+        A compressed archive (``docker save | gzip``) can only seek back by
+        decompressing again from its start; layers read in archive order cost
+        one pass whatever order the manifest lists them in.
+        """
+        return self._member(name).offset_data
+
     def close(self) -> None:
         self._tar.close()
 

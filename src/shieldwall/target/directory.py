@@ -24,6 +24,7 @@ class DirectoryLayer:
     cache_key = ""
     read_blob_digest = ""
     blob_key = ""
+    read_order = 0
 
     def __init__(self, root: Path, limits: Limits, *, skip_dirs: frozenset[str] = frozenset()) -> None:
         self.root = root

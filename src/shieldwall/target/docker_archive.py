@@ -88,6 +88,7 @@ def resolve_docker_archive(ref: TargetRef, limits: Limits) -> ResolvedTarget:
                     limits,
                     label=f"{label}: layer {layer_ref.index}",
                     blob_key=str(name),
+                    read_order=blobs.offset(str(name)),
                 )
             )
 

@@ -31,6 +31,7 @@ class BlobLayer:
         label: str = "",
         content_addressed: bool = False,
         blob_key: str = "",
+        read_order: int = 0,
     ) -> None:
         self.ref = ref
         self.cache_key = ref.digest
@@ -40,6 +41,8 @@ class BlobLayer:
         self._content_addressed = content_addressed and blob_digest.startswith("sha256:")
         self._label = label or f"layer {ref.index} ({ref.digest[:19]})"
         self.blob_key = blob_key
+        self.read_order = read_order
+        """Position of the bytes in their archive: the scan reads layers in this order, merges in layer order."""
         """Names the stored bytes (archive member, blob path or digest): equal keys are the same bytes."""
         self.read_blob_digest = ""
         """The SHA-256 of the stored bytes, set after a walk verified the layer completely."""

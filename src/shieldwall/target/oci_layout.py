@@ -94,6 +94,7 @@ def _resolve(ref: TargetRef, path: Path, ref_name: str, blobs: BlobSource, limit
                 blob_digest=desc.digest,
                 label=f"{label}: layer {layer_ref.index}",
                 blob_key=name,
+                read_order=blobs.offset(name) if isinstance(blobs, TarBlobs) else 0,
             )
         )
     tag = chosen.ref_name or ref_name

@@ -129,3 +129,49 @@ def test_an_rpmdb_query_that_never_ends_runs_out_of_budget(tmp_path: Path, monke
     monkeypatch.setattr(rpm, "SQLITE_STEP_BUDGET", 5)
     with pytest.raises(AnalyzerError, match="budget"):
         rpm.sqlite_blobs(data)
+
+
+def test_layers_of_a_compressed_archive_are_read_in_archive_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``docker save | gzip`` with the layers stored last-first: each layer read once, never seeking back."""
+    import gzip
+    import hashlib
+    import io
+    import tarfile
+
+    from helpers.images import layer_tar
+    from shieldwall.target.blobs import TarBlobs
+
+    layers = [layer_tar({f"/l{i}.pkglist": f"p{i} {i}\n".encode()}) for i in range(6)]
+    diffs = ["sha256:" + hashlib.sha256(data).hexdigest() for data in layers]
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diffs}})
+    names = [f"{i}/layer.tar" for i in range(6)]
+    manifest = json.dumps([{"Config": "c.json", "RepoTags": ["x:1"], "Layers": names}])
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as out:
+        members = [("manifest.json", manifest.encode()), ("c.json", config.encode())]
+        members += [(names[i], layers[i]) for i in reversed(range(6))]  # stored last-first
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+    archive = tmp_path / "image.tar.gz"
+    archive.write_bytes(gzip.compress(raw.getvalue()))
+
+    offsets: list[int] = []
+    original = TarBlobs.open
+
+    def recording(self: TarBlobs, name: str) -> object:
+        if name.endswith("layer.tar"):
+            offsets.append(self.offset(name))
+        return original(self, name)
+
+    monkeypatch.setattr(TarBlobs, "open", recording)
+    analyzer = PkgListAnalyzer()
+    result = scan_target(
+        f"docker-archive:{archive}", ScanOptions(analyzers=(), extra_analyzers=(analyzer,), use_cache=False)
+    )
+    assert offsets == sorted(offsets) and len(offsets) == 6  # one forward pass over the compressed stream
+    assert [p.name for p in result.packages] == [f"p{i}" for i in range(6)]  # merged in layer order
+    assert [layer.digest for layer in result.layers] == diffs

@@ -74,6 +74,7 @@ class SelectedLayer:
     cache_key = ""
     read_blob_digest = ""
     blob_key = ""
+    read_order = 0
 
     def __init__(self, root: Path, files: Sequence[str], dirs: Sequence[str], limits: Limits = DEFAULT_LIMITS) -> None:
         self.root = root
