@@ -205,6 +205,25 @@ def test_drift_carries_the_audited_writer(dockerd: tuple[PrivateDockerd, str], t
             finally:
                 module.stop()
             assert _rules() == rules_before  # every rule of the module deleted on stop
+
+            killed = Module()  # an agent killed before stop: its rules stay until the next start
+            killed.start(ModuleContext(tmp_path, tmp_path / "state", events.append, logging.getLogger("t"), settings))
+            killed.apply({"audit": True}, 2)
+            killed.run_once()
+            assert killed._writers is not None
+            left = killed._writers.key_of(old)
+            killed._writers = None
+            assert left in _rules()
+            restarted = Module()  # same state directory: the recorded key's rules are deleted
+            restarted.start(
+                ModuleContext(tmp_path, tmp_path / "state", events.append, logging.getLogger("t"), settings)
+            )
+            try:
+                restarted.apply({"audit": True}, 3)
+                assert left not in _rules()
+            finally:
+                restarted.stop()
+            assert _rules() == rules_before
     finally:
         if container:
             api.remove(container)
