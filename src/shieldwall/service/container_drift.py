@@ -54,6 +54,14 @@ def container_identifier(host: str, container_id: str) -> str:
     return f"container:{host}/{container_id}"
 
 
+def _writer(writer: object) -> tuple[tuple[str, str], ...]:
+    """The audited process that wrote the path (agent ``audit: true``), as evidence details."""
+    if not isinstance(writer, dict):
+        return ()
+    fields = ("exe", "comm", "pid", "ppid", "uid", "cmdline")
+    return tuple((f"writer_{name}", str(writer[name])[:1024]) for name in fields if writer.get(name) is not None)
+
+
 def drift_finding(event: AgentEvent) -> Finding:
     """The finding one drift event is."""
     attributes = event.attributes
@@ -61,6 +69,7 @@ def drift_finding(event: AgentEvent) -> Finding:
     names = ("change", "detail", "package", "size", "mode", "elf", "image", "image_id", "container_name")
     details = (
         *((name, str(attributes[name])) for name in names if name in attributes),
+        *_writer(attributes.get("writer")),
         ("event_key", event.key),
         ("observed_at", event.observed_at.isoformat()),
     )

@@ -142,3 +142,94 @@ def test_missing_socket_is_degraded_not_an_error(tmp_path: Path) -> None:
     assert module.run_once() == 0
     state = module.state()
     assert state.status is ModuleStatus.DEGRADED and "no Docker socket" in state.detail
+
+
+def _rules() -> str:
+    return subprocess.run(["auditctl", "-l"], capture_output=True, text=True, check=False).stdout
+
+
+def test_drift_carries_the_audited_writer(dockerd: tuple[PrivateDockerd, str], tmp_path: Path) -> None:
+    """With a private auditd, a file written by ``docker exec`` carries the process that wrote it."""
+    import os
+    import re
+    import tempfile
+
+    from helpers.auditd import private_auditd
+
+    if os.geteuid() != 0:
+        pytest.skip("audit needs root")
+    daemon, old = dockerd
+    rules_before = _rules()
+    audit_dir = Path(tempfile.mkdtemp(prefix="swdaudit_"))
+    api = daemon.api()
+    container = ""
+    try:
+        with private_auditd(audit_dir) as log:
+            events: list[AgentEvent] = []
+            module = Module()
+            (tmp_path / "state").mkdir()
+            settings = {"docker_socket": str(daemon.socket), "audit_log": str(log), "audit_wait": 3}
+            module.start(ModuleContext(tmp_path, tmp_path / "state", events.append, logging.getLogger("t"), settings))
+            try:
+                assert module.apply({"interval_seconds": 5, "audit": True}, 1).status is ModuleStatus.RUNNING
+                container = api.run(IMAGE, ["/bin/tool", "sleep"])
+                # written before the module's rules exist: drift without a writer
+                assert api.exec(old, ["/bin/tool", "write", "/usr/local/bin/early.sh", "755", "#!/bin/sh\n"]) == 0
+                module.run_once()  # installs the rules; the older container's drift predates them
+                assert module.state().status is ModuleStatus.RUNNING, module.state().detail
+                early = [e for e in events if e.attributes["path"] == "/usr/local/bin/early.sh"]
+                assert len(early) == 1 and all(e.attributes["container_id"] == old for e in events)
+                assert all("writer" not in e.attributes for e in events)  # never guessed
+                writers = module._writers
+                assert writers is not None
+                assert set(writers.watched) == {container, old}, (writers.watched, writers.errors)
+                assert writers.key_of(container) in _rules() and writers.key_of(old) in _rules()
+                events.clear()
+
+                assert api.exec(container, ["/bin/tool", "cp", "/bin/tool", "/usr/local/bin/dropper", "755"]) == 0
+                assert api.exec(container, ["/usr/local/bin/dropper", "write", "/etc/app.conf", "644", "x=1\n"]) == 0
+                assert module.run_once() == 2
+                by_path = {e.attributes["path"]: e for e in events}
+                dropped = by_path["/usr/local/bin/dropper"].attributes["writer"]
+                assert dropped["exe"] == "/bin/tool" and dropped["comm"] == "tool"
+                assert dropped["cmdline"] == "/bin/tool cp /bin/tool /usr/local/bin/dropper 755"
+                assert dropped["uid"] == 0 and dropped["pid"] > 1
+                config = by_path["/etc/app.conf"].attributes["writer"]  # written by the dropped program
+                assert config["exe"] == "/usr/local/bin/dropper" and config["comm"] == "dropper"
+                assert config["pid"] != dropped["pid"]
+
+                api.remove(container)
+                module.run_once()  # the stopped container's rule is deleted
+                assert writers.key_of(container) not in _rules() and writers.key_of(old) in _rules()
+                container = ""
+            finally:
+                module.stop()
+            assert _rules() == rules_before  # every rule of the module deleted on stop
+
+            killed = Module()  # an agent killed before stop: its rules stay until the next start
+            killed.start(ModuleContext(tmp_path, tmp_path / "state", events.append, logging.getLogger("t"), settings))
+            killed.apply({"audit": True}, 2)
+            killed.run_once()
+            assert killed._writers is not None
+            left = killed._writers.key_of(old)
+            killed._writers = None
+            assert left in _rules()
+            restarted = Module()  # same state directory: the recorded key's rules are deleted
+            restarted.start(
+                ModuleContext(tmp_path, tmp_path / "state", events.append, logging.getLogger("t"), settings)
+            )
+            try:
+                restarted.apply({"audit": True}, 3)
+                assert left not in _rules()
+            finally:
+                restarted.stop()
+            assert _rules() == rules_before
+    finally:
+        if container:
+            api.remove(container)
+        api.close()
+        ours = re.compile(r"-k (sw-drift-\S+)")
+        for key in set(ours.findall(_rules())) - set(ours.findall(rules_before)):
+            subprocess.run(["auditctl", "-D", "-k", key], capture_output=True, check=False)
+        shutil.rmtree(audit_dir)
+    assert _rules() == rules_before

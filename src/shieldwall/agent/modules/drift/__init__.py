@@ -23,6 +23,8 @@ from shieldwall.agent.module import ModuleContext, ModuleState, ModuleStatus, Po
 from shieldwall.agent.modules.drift.docker import DockerClient, DockerError
 from shieldwall.agent.modules.drift.policy import DriftPolicy, parse_policy
 from shieldwall.agent.modules.drift.scan import drift_pass
+from shieldwall.agent.modules.drift.writers import ContainerWriters
+from shieldwall.agent.modules.fim.audit import audit_status
 
 MAX_SEEN = 200_000
 
@@ -44,6 +46,8 @@ class Module:
         self._detail = ""
         self._counters: dict[str, int] = {"passes": 0, "events": 0, "containers": 0, "skipped": 0, "errors": 0}
         self._seen: dict[str, list[str]] = {}
+        self._writers: ContainerWriters | None = None
+        self._audit_problem = ""  # why writers are not attributed although the policy asks (DEGRADED)
 
     # -- contract ---------------------------------------------------------------------------
 
@@ -62,13 +66,17 @@ class Module:
     def apply(self, section: Mapping[str, Any] | None, policy_version: int) -> ModuleState:
         """Validate and switch to ``section`` (None disables the module)."""
         if section is None:
+            self._drop_writers()
             with self._lock:
                 self._policy, self._policy_version, self._status = None, policy_version, ModuleStatus.DISABLED
             return self.state()
         policy = parse_policy(section)
+        problem = self._setup_writers(policy)
         with self._lock:
             self._policy, self._policy_version = policy, policy_version
             self._status, self._detail, self._next = ModuleStatus.RUNNING, "", 0.0
+            if problem:
+                self._status, self._detail = ModuleStatus.DEGRADED, problem
         return self.state()
 
     def tick(self, now: float) -> None:
@@ -87,10 +95,40 @@ class Module:
             return ModuleState(self._status, self._policy_version, self._detail, dict(self._counters))
 
     def stop(self) -> None:
-        """Wait for a running pass to end."""
+        """Wait for a running pass to end, then delete this run's audit rules."""
         thread = self._thread
         if thread is not None:
             thread.join(60)
+        self._drop_writers()
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def _setup_writers(self, policy: DriftPolicy) -> str:
+        """Start or stop audit attribution for ``policy``; the DEGRADED reason when it cannot work."""
+        assert self._ctx is not None
+        self._audit_problem = ""
+        if not policy.audit:
+            self._drop_writers()
+            return ""
+        if self._writers is not None:
+            return ""
+        usable, reason = audit_status(self._ctx.settings)
+        if not usable:
+            self._audit_problem = f"writers not attributed: {reason}"
+            return self._audit_problem
+        writers = ContainerWriters(self._ctx.settings, self._ctx.state_dir)
+        try:
+            writers.start()
+        except (OSError, ValueError) as exc:
+            self._audit_problem = f"writers not attributed: {exc}"[:500]
+            return self._audit_problem
+        self._writers = writers
+        return ""
+
+    def _drop_writers(self) -> None:
+        writers, self._writers = self._writers, None
+        if writers is not None:
+            writers.remove_all()
 
     # -- work -------------------------------------------------------------------------------
 
@@ -116,8 +154,14 @@ class Module:
             self._set(ModuleStatus.DEGRADED, f"no Docker socket at {path}")
             return 0
         try:
+            writers = self._writers if policy.audit else None
+            if writers is not None:
+                writers.errors = []
             with DockerClient(path) as client:
-                events, stats = drift_pass(client, policy, socket.gethostname())
+                events, stats = drift_pass(client, policy, socket.gethostname(), writers)
+            if writers is not None:
+                writers.retain(stats.running)
+                stats.errors.extend(writers.errors)
         except DockerError as exc:
             self._set(ModuleStatus.DEGRADED, str(exc)[:500])
             with self._lock:
@@ -142,8 +186,9 @@ class Module:
             self._counters["containers"] = stats.containers
             self._counters["skipped"] += stats.skipped
             self._counters["errors"] += len(stats.errors)
-        if stats.errors:
-            self._set(ModuleStatus.DEGRADED, "; ".join(stats.errors)[:500])
+        problems = [self._audit_problem] if self._audit_problem else []
+        if stats.errors or problems:
+            self._set(ModuleStatus.DEGRADED, "; ".join(problems + stats.errors)[:500])
         else:
             self._set(ModuleStatus.RUNNING, f"{stats.containers} containers, {stats.drift} drifted paths")
         return emitted

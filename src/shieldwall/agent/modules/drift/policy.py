@@ -27,6 +27,7 @@ class DriftPolicy(BaseModel):
     readonly_paths: tuple[str, ...] = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/boot/")
     max_changes: int = Field(default=5000, ge=1, le=100_000)
     max_stats: int = Field(default=500, ge=0, le=10_000)
+    audit: bool = False  # attach the audited writer of each drifted path (Linux audit, see writers.py)
 
 
 def parse_policy(section: Mapping[str, Any]) -> DriftPolicy:

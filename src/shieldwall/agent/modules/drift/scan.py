@@ -8,12 +8,15 @@ manager deduplicate it) and a file changed again is a new event.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shieldwall.agent.events import AgentEvent, event_key
 from shieldwall.agent.modules.drift.classify import DriftItem, classify, ignored, needs_stat, readonly_paths
 from shieldwall.agent.modules.drift.docker import DockerClient, DockerError, FileStat
 from shieldwall.agent.modules.drift.policy import DriftPolicy
+
+if TYPE_CHECKING:
+    from shieldwall.agent.modules.drift.writers import ContainerWriters
 
 MODULE = "drift"
 
@@ -27,6 +30,7 @@ class PassStats:
     drift: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
+    running: list[str] = field(default_factory=list)
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -59,7 +63,8 @@ def running_from(path: str, processes: list[tuple[int, str]]) -> list[dict[str, 
     return out[:10]
 
 
-def _event(item: DriftItem, facts: dict[str, Any], hostname: str, running: list[dict[str, Any]]) -> AgentEvent:
+def _event(item: DriftItem, facts: dict[str, Any], hostname: str, running: list[dict[str, Any]],
+           writer: dict[str, Any] | None = None) -> AgentEvent:  # fmt: skip
     stat = item.stat
     attributes: dict[str, Any] = {
         "host": hostname,
@@ -75,6 +80,8 @@ def _event(item: DriftItem, facts: dict[str, Any], hostname: str, running: list[
         attributes["package"] = item.package
     if running:
         attributes["running"] = running
+    if writer is not None:
+        attributes["writer"] = writer
     if stat is not None:
         attributes.update({"size": stat.size, "mode": oct(stat.mode), "elf": stat.elf})
     key = event_key(MODULE, item.kind, facts["container_id"], item.path, item.change,
@@ -85,9 +92,11 @@ def _event(item: DriftItem, facts: dict[str, Any], hostname: str, running: list[
 
 
 def scan_container(client: DockerClient, container_id: str, policy: DriftPolicy, hostname: str,
-                   stats: PassStats) -> list[AgentEvent]:  # fmt: skip
-    """The drift events of one container."""
+                   stats: PassStats, writers: ContainerWriters | None = None) -> list[AgentEvent]:  # fmt: skip
+    """The drift events of one container (with the audited writer of each path when ``writers`` is given)."""
     info = client.inspect(container_id)
+    if writers is not None:
+        writers.watch(container_id, info)
     facts = _container_facts(info)
     readonly = readonly_paths(policy.readonly_paths, facts["labels"])
     changes = client.changes(container_id)
@@ -118,21 +127,26 @@ def scan_container(client: DockerClient, container_id: str, policy: DriftPolicy,
             if processes is None:
                 processes = client.processes(container_id)
             running = running_from(path, processes)
-        events.append(_event(item, facts, hostname, running))
+        writer = None if writers is None else writers.writer(container_id, path)
+        events.append(_event(item, facts, hostname, running, writer))
     return events
 
 
-def drift_pass(client: DockerClient, policy: DriftPolicy, hostname: str) -> tuple[list[AgentEvent], PassStats]:
+def drift_pass(client: DockerClient, policy: DriftPolicy, hostname: str,
+               writers: ContainerWriters | None = None) -> tuple[list[AgentEvent], PassStats]:  # fmt: skip
     """Every running container's drift; a container that fails is an error of the pass, not the end of it."""
     stats = PassStats()
     events: list[AgentEvent] = []
+    if writers is not None and writers.watched:
+        writers.prepare()  # let the audit daemon write what happened up to now
     for container in client.running_containers():
         container_id = str(container.get("Id", ""))
         if not container_id:
             continue
         stats.containers += 1
+        stats.running.append(container_id)
         try:
-            found = scan_container(client, container_id, policy, hostname, stats)
+            found = scan_container(client, container_id, policy, hostname, stats, writers)
         except DockerError as exc:
             stats.errors.append(f"{container_id[:12]}: {exc}")
             continue

@@ -84,8 +84,84 @@ def parse_line(line: str) -> tuple[str, str, str, dict[str, str]] | None:
     return kind, stamp, serial, fields
 
 
-class AuditAttributor:
-    """Audit watch rules for one policy and the log reader that answers ``who``."""
+class AuditLogReader:
+    """Reads the audit log from where it stopped and finds the latest event of a key naming a path.
+
+    Shared by FIM (``AuditAttributor``) and container drift (``drift.writers``); ``prefix`` starts
+    this run's unique key.
+    """
+
+    def __init__(self, settings: Mapping[str, Any], prefix: str) -> None:
+        self.auditctl = str(settings.get("auditctl") or shutil.which("auditctl") or "auditctl")
+        self.log_path = Path(str(settings.get("audit_log") or DEFAULT_LOG))
+        self.key = str(settings.get("audit_key") or f"{prefix}{uuid.uuid4().hex[:12]}")
+        self.wait = float(settings.get("audit_wait", 2.0))
+        self._offset = self._size()
+        self._events: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def _size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def _read_new(self) -> None:
+        size = self._size()
+        if size < self._offset:  # rotated
+            self._offset = 0
+        if size == self._offset:
+            return
+        with self.log_path.open("rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read(min(_MAX_READ, size - self._offset))
+        cut = data.rfind(b"\n") + 1
+        self._offset += cut
+        for raw in data[:cut].decode("utf-8", errors="replace").splitlines():
+            parsed = parse_line(raw)
+            if parsed is None:
+                continue
+            kind, stamp, serial, fields = parsed
+            event = self._events.setdefault(serial, {"time": float(stamp), "paths": [], "cwd": ""})
+            if kind == "SYSCALL":
+                event["syscall"] = fields
+            elif kind == "PATH" and "name" in fields:
+                event["paths"].append(_value(fields["name"]))
+            elif kind == "CWD":
+                event["cwd"] = _value(fields.get("cwd", ""))
+            elif kind == "PROCTITLE":
+                event["proctitle"] = _value(fields.get("proctitle", "")).replace("\x00", " ").strip()
+        while len(self._events) > _MAX_EVENTS:
+            self._events.popitem(last=False)
+
+    def _match(self, host: str, key: str) -> dict[str, Any] | None:
+        for event in reversed(self._events.values()):
+            syscall = event.get("syscall")
+            if not syscall or _value(syscall.get("key", "")) != key:
+                continue
+            cwd = event.get("cwd", "")
+            for name in event["paths"]:
+                full = os.path.normpath(name if name.startswith("/") else os.path.join(cwd, name))
+                if full == host:
+                    return event
+        return None
+
+    def prepare(self) -> None:
+        """Read the log until it stops growing for a moment (bounded by ``audit_wait``) before a batch of ``who``."""
+        deadline = time.monotonic() + self.wait
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            before = self._offset
+            self._read_new()
+            now = time.monotonic()
+            if self._offset != before:
+                quiet_since = now
+            elif now - quiet_since >= 0.2:
+                return
+            time.sleep(0.05)
+
+
+class AuditAttributor(AuditLogReader):
+    """Audit watch rules for one FIM policy and the log reader that answers ``who``."""
 
     def __init__(
         self,
@@ -95,23 +171,12 @@ class AuditAttributor:
         log: logging.Logger,
         state_dir: Path | None = None,
     ) -> None:
+        super().__init__(settings, "sw-fim-")
         self.root = root
         self.key_file = None if state_dir is None else state_dir / "audit.key"
         self.policy = policy
         self.log = log
-        self.auditctl = str(settings.get("auditctl") or shutil.which("auditctl") or "auditctl")
-        self.log_path = Path(str(settings.get("audit_log") or DEFAULT_LOG))
-        self.key = str(settings.get("audit_key") or f"sw-fim-{uuid.uuid4().hex[:12]}")
-        self.wait = float(settings.get("audit_wait", 2.0))
         self.installed: list[str] = []
-        self._offset = self._size()
-        self._events: OrderedDict[str, dict[str, Any]] = OrderedDict()
-
-    def _size(self) -> int:
-        try:
-            return self.log_path.stat().st_size
-        except OSError:
-            return 0
 
     def _forget_previous(self) -> None:
         """Delete the rules a previous run of this agent left (killed before ``stop``), by its recorded key."""
@@ -155,68 +220,15 @@ class AuditAttributor:
         subprocess.run([self.auditctl, "-D", "-k", self.key], capture_output=True, timeout=10, check=False)
         self.installed = []
 
-    def _read_new(self) -> None:
-        size = self._size()
-        if size < self._offset:  # rotated
-            self._offset = 0
-        if size == self._offset:
-            return
-        with self.log_path.open("rb") as handle:
-            handle.seek(self._offset)
-            data = handle.read(min(_MAX_READ, size - self._offset))
-        cut = data.rfind(b"\n") + 1
-        self._offset += cut
-        for raw in data[:cut].decode("utf-8", errors="replace").splitlines():
-            parsed = parse_line(raw)
-            if parsed is None:
-                continue
-            kind, stamp, serial, fields = parsed
-            event = self._events.setdefault(serial, {"time": float(stamp), "paths": [], "cwd": ""})
-            if kind == "SYSCALL":
-                event["syscall"] = fields
-            elif kind == "PATH" and "name" in fields:
-                event["paths"].append(_value(fields["name"]))
-            elif kind == "CWD":
-                event["cwd"] = _value(fields.get("cwd", ""))
-            elif kind == "PROCTITLE":
-                event["proctitle"] = _value(fields.get("proctitle", "")).replace("\x00", " ").strip()
-        while len(self._events) > _MAX_EVENTS:
-            self._events.popitem(last=False)
-
-    def _match(self, host: str) -> dict[str, Any] | None:
-        for event in reversed(self._events.values()):
-            syscall = event.get("syscall")
-            if not syscall or _value(syscall.get("key", "")) != self.key:
-                continue
-            cwd = event.get("cwd", "")
-            for name in event["paths"]:
-                full = os.path.normpath(name if name.startswith("/") else os.path.join(cwd, name))
-                if full == host:
-                    return event
-        return None
-
-    def prepare(self) -> None:
-        """Read the log until it stops growing for a moment (bounded by ``audit_wait``) before a batch of ``who``."""
-        deadline = time.monotonic() + self.wait
-        quiet_since = time.monotonic()
-        while time.monotonic() < deadline:
-            before = self._offset
-            self._read_new()
-            now = time.monotonic()
-            if self._offset != before:
-                quiet_since = now
-            elif now - quiet_since >= 0.2:
-                return
-            time.sleep(0.05)
-
     def who(self, path: str, kind: str) -> Mapping[str, Any] | None:
         """The process behind the latest audited change of ``path``, or ``None`` (never a guess)."""
         self._read_new()
-        event = self._match(os.path.normpath(os.path.join(self.root, *split(path))))
-        return None if event is None else _describe(event)
+        event = self._match(os.path.normpath(os.path.join(self.root, *split(path))), self.key)
+        return None if event is None else describe(event)
 
 
-def _describe(event: Mapping[str, Any]) -> dict[str, Any]:
+def describe(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The process of one audit event: user, uid, pids, exe, comm, masked command line, syscall."""
     from shieldwall.agent.modules.fim.textdiff import mask
 
     syscall: Mapping[str, str] = event["syscall"]
