@@ -296,7 +296,8 @@ class Module:
         if policy.reputation is None or not base:
             return ()
         out = []
-        for name in policy.reputation.lists:
+        for spec in policy.reputation.lists:
+            name = spec.name
             try:
                 st = (Path(str(base)) / name).stat()
             except OSError:
