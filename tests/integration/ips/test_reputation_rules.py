@@ -14,6 +14,7 @@ from shieldwall.agent.events import AgentEvent
 from shieldwall.agent.module import ModuleContext
 from shieldwall.agent.modules.ips import Module
 from shieldwall.agent.modules.ips.layout import live_layout
+from shieldwall.model.finding import Severity
 
 pytestmark = pytest.mark.integration
 
@@ -124,6 +125,35 @@ def test_domains_and_urls_are_caught_and_the_allow_list_wins(short_dir: Path) ->
     module.apply({"shieldwall_pack": False, "reputation": {"lists": ["urlhaus.txt"], "allow": ["evil-c2.test"]}}, 2)
     text = live_layout(short_dir / "state").reputation_rules.read_text()
     assert "evil-c2" not in text and "malware-drop" in text
+    module.stop()
+
+
+def test_events_carry_the_list_category_and_severity(short_dir: Path) -> None:
+    """Real eve metadata of the generated rules: the object-form list's category/severity, the plain name's defaults."""
+    lists = short_dir / "lists"
+    lists.mkdir()
+    (lists / "urlhaus.txt").write_text(LIST)
+    (lists / "c2.txt").write_text("x.y.evil-c2.test\n")
+    events: list[AgentEvent] = []
+    module = _module(short_dir / "state", lists, events)
+    module.apply(
+        {
+            "shieldwall_pack": False,
+            "reputation": {
+                "mode": "prevent",
+                "lists": ["urlhaus.txt", {"name": "c2.txt", "category": "botnet-c2", "severity": "CRITICAL"}],
+            },
+        },
+        1,
+    )
+    _replay(short_dir / "state", _traffic(short_dir))
+    module.tick(0.0)
+    by_port = {(e.attributes["src_port"], e.attributes["reputation"]["list"]): e for e in events}
+    c2 = by_port[(5302, "c2")]  # x.y.evil-c2.test is on both lists: one rule each
+    assert c2.severity == Severity.CRITICAL and c2.attributes["category"] == "botnet-c2"
+    assert "(botnet-c2, CRITICAL)" in c2.attributes["msg"]  # a pcap replay runs as IDS: ips.alert
+    plain = by_port[(5301, "urlhaus")]
+    assert plain.severity == Severity.HIGH and plain.attributes["category"] == "malicious"
     module.stop()
 
 

@@ -5,11 +5,16 @@ is an ``ips.drop``; ``allowed`` is an ``ips.alert``. Suricata's per-packet
 ``drop`` records repeat what the blocking alert already says and are only
 counted. CVE references come from the rule's ``metadata: cve ...`` (as eve
 reports it) and from what Shieldwall knows about the SID (``reference: cve``).
+
+A reputation rule (``metadata: shieldwall_reputation ...``) names its list's
+category and severity in its metadata: the event carries that category (and
+the list) and takes that severity instead of Suricata's priority.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,6 +52,30 @@ def _cves(alert: Mapping[str, Any], known: tuple[str, ...]) -> list[str]:
     return sorted(set(out))
 
 
+_TOKEN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def _first(metadata: Mapping[str, Any], key: str) -> str | None:
+    values = metadata.get(key)
+    if isinstance(values, list) and values and isinstance(values[0], str) and _TOKEN.match(values[0].lower()):
+        return values[0].lower()
+    return None
+
+
+def _reputation(alert: Mapping[str, Any]) -> tuple[str, str, Severity] | None:
+    """(list, category, severity) of a Shieldwall reputation rule's alert, None for any other rule."""
+    metadata = alert.get("metadata")
+    if not isinstance(metadata, Mapping) or _first(metadata, "shieldwall_reputation") is None:
+        return None
+    category = _first(metadata, "category")
+    severity = _first(metadata, "severity")
+    if category is None or severity is None or severity.upper() not in Severity.__members__:
+        return None
+    list_name = metadata.get("list")
+    name = str(list_name[0]) if isinstance(list_name, list) and list_name else ""
+    return _text(name, 64), category, Severity(severity.upper())
+
+
 def to_event(record: Mapping[str, Any], known_cves: Mapping[int, tuple[str, ...]]) -> AgentEvent | None:
     """The agent event for one eve record, or None when the record is not an alert."""
     if record.get("event_type") != "alert":
@@ -65,6 +94,9 @@ def to_event(record: Mapping[str, Any], known_cves: Mapping[int, tuple[str, ...]
         severity = _SEVERITY.get(int(alert.get("severity", 3)), Severity.LOW)
     except (TypeError, ValueError):
         severity = Severity.LOW
+    reputation = _reputation(alert)
+    if reputation is not None:
+        severity = reputation[2]
     msg = _text(alert.get("signature"), 512)
     attributes: dict[str, Any] = {
         "sid": sid,
@@ -81,6 +113,9 @@ def to_event(record: Mapping[str, Any], known_cves: Mapping[int, tuple[str, ...]
         "app_proto": _text(record.get("app_proto"), 32),
         "flow_id": record.get("flow_id"),
     }
+    if reputation is not None:
+        attributes["category"] = reputation[1]
+        attributes["reputation"] = {"list": reputation[0], "category": reputation[1], "severity": reputation[2].value}
     http = record.get("http")
     if isinstance(http, Mapping):
         attributes["http"] = {

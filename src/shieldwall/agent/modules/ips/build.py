@@ -24,6 +24,7 @@ from shieldwall.agent.modules.ips.policy import Failure, IpsPolicy, Mode
 from shieldwall.agent.modules.ips.ruleset import Ruleset, RulesetError, assemble
 from shieldwall.agent.modules.ips.sources import RuleIndex, directory_index, pack_index
 from shieldwall.agent.modules.ips.validate import validate
+from shieldwall.model.finding import Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +65,12 @@ def reputation_entries(policy: IpsPolicy, settings: Mapping[str, Any]) -> tuple[
         return [], {}
     parsed = reputation.ParsedList()
     base = settings.get("reputation_dir")
-    for name in rep.lists:
+    for spec in rep.lists:
+        name = spec.name
         if "/" in name or name.startswith(".") or not base:
             raise PolicyError(f"reputation list {name!r} is not a file name in the agent's reputation_dir")
         try:
-            reputation.read_list(Path(str(base)) / name, parsed)
+            reputation.read_list(Path(str(base)) / name, parsed, spec.category, Severity(spec.severity))
         except (OSError, reputation.ListError) as exc:
             raise PolicyError(f"reputation list {name}: {exc}") from exc
     reputation.parse_lines(rep.entries, "policy", parsed)

@@ -56,11 +56,16 @@ def install(tools: Tools, chains: Sequence[str], queue: int, fail_open: bool) ->
             _run(tools, ["-I", chain, "1", "-j", CHAIN])
 
 
-def remove(tools: Tools, chains: Sequence[str] = ("FORWARD", "INPUT", "OUTPUT")) -> None:
-    """Remove the jumps and the chain (what ``install`` created, nothing else)."""
+def remove_jumps(tools: Tools, chains: Sequence[str]) -> None:
+    """Remove the jumps to Shieldwall's chain from ``chains`` (the chain itself stays)."""
     for chain in chains:
         while _run(tools, ["-C", chain, "-j", CHAIN], check=False).returncode == 0:
             _run(tools, ["-D", chain, "-j", CHAIN])
+
+
+def remove(tools: Tools, chains: Sequence[str] = ("FORWARD", "INPUT", "OUTPUT")) -> None:
+    """Remove the jumps and the chain (what ``install`` created, nothing else)."""
+    remove_jumps(tools, chains)
     if _run(tools, ["-n", "-L", CHAIN], check=False).returncode == 0:
         _run(tools, ["-F", CHAIN])
         _run(tools, ["-X", CHAIN])

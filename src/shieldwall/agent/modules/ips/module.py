@@ -217,40 +217,95 @@ class Module:
             raise PolicyError(f"ips: unsupported capture {capture!r} (one of {', '.join(CAPTURES)})")
 
     def _switch(self, built: Built) -> None:
+        """Switch to ``built`` completely or raise ``PolicyError`` with the previous configuration running.
+
+        On NFQUEUE the iptables rules are installed first: when that fails, the
+        previous rules are put back and the live tree and the running engine
+        were never touched. Only then is the live tree written and Suricata
+        reloaded or restarted (a Suricata that cannot be started rolls back
+        the live tree, the engine and the iptables rules as well).
+        """
         _, live, _ = self._require()
+        previous = self._built
+        capture = self._capture()
+        policy = built.policy
+        if capture == "nfqueue":
+            self._install_inline(policy, previous)
         before = live_config_text(live)
         text = write(built, live)
-        previous = self._built
         self._built = built
-        capture = self._capture()
         if capture == "none":
             self._status, self._detail = ModuleStatus.RUNNING, f"configuration only (capture: none); {built.loaded}"
             return
-        policy = built.policy
         source = ["--af-packet"] if capture == "af-packet" else ["-q", str(policy.inline.queue)]
         argv = self._tools.wrap([self._tools.suricata, "-c", str(live.config), "-l", str(live.log_dir), *source])
         needs_restart = (
             self._supervisor is None or list(self._supervisor.argv) != argv or text != before or previous is None
         )
         if needs_restart:
-            if self._supervisor is not None:
-                self._supervisor.stop()
+            old = self._supervisor
+            if old is not None:
+                old.stop()
             self._supervisor = Supervisor(argv=argv, stderr_path=live.log_dir / "suricata.stderr")
-            self._supervisor.start()
+            try:
+                self._supervisor.start()
+            except OSError as exc:
+                self._supervisor = old
+                self._rollback_engine(previous, policy)
+                raise PolicyError(f"ips: cannot start Suricata: {exc}; previous configuration restored") from exc
         else:
             self.reload()
-        if capture == "af-packet":
-            self._status, self._detail = ModuleStatus.RUNNING, built.loaded
-            return
+        self._status, self._detail = ModuleStatus.RUNNING, built.loaded
+
+    def _install_inline(self, policy: IpsPolicy, previous: Built | None) -> None:
+        """Install the NFQUEUE rules of ``policy``; on failure put the previous ones back and raise."""
         try:
             if self._inline_chains and set(self._inline_chains) != set(policy.inline.chains):
                 inline.remove(self._tools, self._inline_chains)
             inline.install(self._tools, policy.inline.chains, policy.inline.queue, policy.failure == Failure.OPEN)
-            self._inline_chains = policy.inline.chains
         except (inline.InlineError, OSError) as exc:
-            self._status, self._detail = ModuleStatus.ERROR, str(exc)
-            raise PolicyError(f"ips inline path: {exc}") from exc
-        self._status, self._detail = ModuleStatus.RUNNING, built.loaded
+            failed = self._restore_inline(policy, previous)
+            if failed:
+                self._status = ModuleStatus.ERROR
+                self._detail = f"ips inline path: {exc}; restoring the previous inline rules failed too: {failed}"
+                raise PolicyError(self._detail) from exc
+            self._detail = f"policy refused (inline path: {exc}); previous configuration kept"
+            raise PolicyError(f"ips inline path: {exc}; previous configuration kept") from exc
+        self._inline_chains = policy.inline.chains
+
+    def _restore_inline(self, refused: IpsPolicy, previous: Built | None) -> str:
+        """Put back the inline rules of ``previous`` (none when there was none); '' or the error."""
+        try:
+            if previous is None or not self._inline_chains:
+                inline.remove(self._tools, tuple(dict.fromkeys(refused.inline.chains + self._inline_chains)))
+                self._inline_chains = ()
+                return ""
+            prev = previous.policy
+            inline.install(self._tools, self._inline_chains, prev.inline.queue, prev.failure == Failure.OPEN)
+            extra = tuple(c for c in refused.inline.chains if c not in self._inline_chains)
+            inline.remove_jumps(self._tools, extra)
+        except (inline.InlineError, OSError) as exc:
+            return str(exc)
+        return ""
+
+    def _rollback_engine(self, previous: Built | None, refused: IpsPolicy) -> None:
+        """After a failed engine start: the previous live tree, engine and inline rules (best effort)."""
+        _, live, _ = self._require()
+        self._built = previous
+        problems: list[str] = []
+        if previous is not None:
+            write(previous, live)
+            if self._supervisor is not None:
+                try:
+                    self._supervisor.start()
+                except OSError as exc:
+                    problems.append(f"previous Suricata: {exc}")
+        if self._capture() == "nfqueue":
+            failed = self._restore_inline(refused, previous)
+            if failed:
+                problems.append(f"previous inline rules: {failed}")
+        if problems:
+            self._status, self._detail = ModuleStatus.ERROR, "rollback incomplete: " + "; ".join(problems)
 
     def _shutdown(self) -> None:
         if self._supervisor is not None:
@@ -296,7 +351,8 @@ class Module:
         if policy.reputation is None or not base:
             return ()
         out = []
-        for name in policy.reputation.lists:
+        for spec in policy.reputation.lists:
+            name = spec.name
             try:
                 st = (Path(str(base)) / name).stat()
             except OSError:

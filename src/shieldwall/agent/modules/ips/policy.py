@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -63,16 +63,44 @@ class EtOpenSelection(_Strict):
         return value
 
 
+DEFAULT_LIST_CATEGORY = "malicious"
+ListSeverity = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
+DEFAULT_LIST_SEVERITY: ListSeverity = "HIGH"
+MAX_REPUTATION_LISTS = 64
+
+
+class ReputationList(_Strict):
+    """One domain/URL list file, the category its entries belong to and how severe a hit is.
+
+    Same shape as the host firewall's IP lists (``category`` default ``malicious``,
+    ``severity`` default ``HIGH``). The category is a plain token: it is written
+    into the generated rules' ``msg`` and ``metadata``.
+    """
+
+    name: str = Field(min_length=1, max_length=255)
+    """A file name in the agent's reputation directory (settings ``reputation_dir``)."""
+    category: str = Field(default=DEFAULT_LIST_CATEGORY, pattern=r"^[a-z0-9][a-z0-9_-]{0,59}$")
+    severity: ListSeverity = DEFAULT_LIST_SEVERITY
+
+
 class ReputationPolicy(_Strict):
     """Domain/URL reputation enforced through Suricata rules."""
 
     mode: Mode = Mode.DETECT
-    lists: tuple[str, ...] = ()
-    """Names of list files in the agent's reputation directory (settings ``reputation_dir``)."""
+    lists: tuple[ReputationList, ...] = Field(default=(), max_length=MAX_REPUTATION_LISTS)
+    """List files: a plain name (default category and severity) or ``{name, category, severity}``."""
     entries: tuple[str, ...] = Field(default=(), max_length=200_000)
     """Domains or URLs given inline by the manager."""
     allow: tuple[str, ...] = Field(default=(), max_length=100_000)
     """Domains (and their subdomains) or URLs that are never blocked."""
+
+    @field_validator("lists", mode="before")
+    @classmethod
+    def _plain_names(cls, value: Any) -> Any:
+        """A plain list name (the original form) is ``{"name": NAME}`` with the defaults."""
+        if isinstance(value, (list, tuple)):
+            return tuple({"name": item} if isinstance(item, str) else item for item in value)
+        return value
 
 
 class InlinePolicy(_Strict):

@@ -11,6 +11,11 @@ the host firewall's IP sets and counted as skipped.
 A domain entry matches the domain and its subdomains (``dotprefix`` +
 ``endswith``); an allow-listed domain removes entries at or below it; an
 allow-listed URL removes that URL.
+
+Every entry carries its list's category and severity (as the host firewall's
+IP lists do); the rules name them in ``msg`` and ``metadata`` (``category X,
+severity high``) and set Suricata's ``priority`` to match, so the alert that
+becomes an agent event says which list, what kind of threat and how severe.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shieldwall.agent.modules.ips.policy import Mode
+from shieldwall.agent.modules.ips.policy import DEFAULT_LIST_CATEGORY, Mode
+from shieldwall.model.finding import Severity
 
 MAX_LIST_BYTES = 32 * 1024 * 1024
 MAX_ENTRIES = 200_000
@@ -32,6 +38,10 @@ SID_SPAN = 90_000_000
 
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 _PATH_OK = re.compile(r"^/[\x21-\x7e]{0,1000}$")
+_CATEGORY_OK = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
+DEFAULT_SEVERITY = Severity.HIGH
+PRIORITY = {Severity.CRITICAL: 1, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3, Severity.UNKNOWN: 3}
+"""Suricata's ``priority`` (eve ``alert.severity``) for a list severity."""
 
 
 class ListError(ValueError):
@@ -45,6 +55,8 @@ class Entry:
     host: str
     path: str = ""
     list_name: str = ""
+    category: str = DEFAULT_LIST_CATEGORY
+    severity: Severity = DEFAULT_SEVERITY
 
 
 @dataclass(slots=True)
@@ -72,7 +84,9 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def parse_entry(raw: str, list_name: str = "") -> Entry | str | None:
+def parse_entry(
+    raw: str, list_name: str = "", category: str = DEFAULT_LIST_CATEGORY, severity: Severity = DEFAULT_SEVERITY
+) -> Entry | str | None:
     """An ``Entry``, ``"ip"`` for an address (left to the firewall), or None when invalid."""
     line = raw.strip()
     if line.startswith("||"):
@@ -97,11 +111,19 @@ def parse_entry(raw: str, list_name: str = "") -> Entry | str | None:
             path = ""
         elif not _PATH_OK.match(path):
             return None
-    return Entry(host=host, path=path, list_name=list_name)
+    return Entry(host=host, path=path, list_name=list_name, category=category, severity=severity)
 
 
-def parse_lines(lines: Iterable[str], list_name: str, into: ParsedList | None = None) -> ParsedList:
-    """Parse list lines (comments skipped), bounded by ``MAX_ENTRIES``."""
+def parse_lines(
+    lines: Iterable[str],
+    list_name: str,
+    into: ParsedList | None = None,
+    category: str = DEFAULT_LIST_CATEGORY,
+    severity: Severity = DEFAULT_SEVERITY,
+) -> ParsedList:
+    """Parse list lines (comments skipped), bounded by ``MAX_ENTRIES``; entries take the list's category/severity."""
+    if not _CATEGORY_OK.match(category):
+        raise ListError(f"{list_name}: category {category!r} is not a plain token")
     out = into if into is not None else ParsedList()
     for line in lines:
         if len(out.entries) >= MAX_ENTRIES:
@@ -113,7 +135,7 @@ def parse_lines(lines: Iterable[str], list_name: str, into: ParsedList | None = 
         if len(text) > MAX_LINE:
             out.rejected += 1
             continue
-        parsed = parse_entry(text, list_name)
+        parsed = parse_entry(text, list_name, category, severity)
         if parsed is None:
             out.rejected += 1
         elif parsed == "ip":
@@ -123,14 +145,19 @@ def parse_lines(lines: Iterable[str], list_name: str, into: ParsedList | None = 
     return out
 
 
-def read_list(path: Path, into: ParsedList | None = None) -> ParsedList:
+def read_list(
+    path: Path,
+    into: ParsedList | None = None,
+    category: str = DEFAULT_LIST_CATEGORY,
+    severity: Severity = DEFAULT_SEVERITY,
+) -> ParsedList:
     """Parse one list file, refusing links, non-files and files above ``MAX_LIST_BYTES``."""
     if path.is_symlink() or not path.is_file():
         raise ListError(f"{path.name}: not a regular file")
     if path.stat().st_size > MAX_LIST_BYTES:
         raise ListError(f"{path.name}: larger than {MAX_LIST_BYTES} bytes")
     with path.open(encoding="utf-8", errors="replace") as fh:
-        return parse_lines((ln[: MAX_LINE + 1] for ln in fh), path.stem, into)
+        return parse_lines((ln[: MAX_LINE + 1] for ln in fh), path.stem, into, category, severity)
 
 
 def apply_allow(entries: Iterable[Entry], allow: Iterable[str]) -> list[Entry]:
@@ -177,9 +204,21 @@ def build_rules(entries: Iterable[Entry], mode: Mode) -> list[str]:
     action = "drop" if mode == Mode.PREVENT else "alert"
     used: set[int] = set()
     out: list[str] = []
-    meta = "metadata:shieldwall_reputation {kind}, list {name}; classtype:bad-unknown; rev:1;"
+    meta = (
+        "metadata:shieldwall_reputation {kind}, list {name}, category {category}, severity {severity}; "
+        "classtype:bad-unknown; priority:{priority}; rev:1;"
+    )
     for e in sorted(set(entries)):
         name = re.sub(r"[^A-Za-z0-9_-]", "_", e.list_name or "inline")[:64]
+        category = e.category if _CATEGORY_OK.match(e.category) else DEFAULT_LIST_CATEGORY
+        severity = Severity(e.severity)
+        tail = f"({category}, {severity.value})"
+        fields = {
+            "name": name,
+            "category": category,
+            "severity": severity.value.lower(),
+            "priority": PRIORITY[severity],
+        }
         if not e.path:
             dom = _content("." + e.host)
             for kind, proto, buf, nocase in (
@@ -190,18 +229,19 @@ def build_rules(entries: Iterable[Entry], mode: Mode) -> list[str]:
                 sid = _sid(f"{kind}:{e.host}", used)
                 out.append(
                     f"{action} {proto} any any -> any any "
-                    f'(msg:"SHIELDWALL REPUTATION {kind} {e.host} listed in {name}"; '
+                    f'(msg:"SHIELDWALL REPUTATION {kind} {e.host} listed in {name} {tail}"; '
                     f'{buf}; dotprefix; content:"{dom}"; {nocase}endswith; '
-                    + meta.format(kind="domain", name=name)
+                    + meta.format(kind="domain", **fields)
                     + f" sid:{sid};)"
                 )
         else:
             sid = _sid(f"url:{e.host}{e.path}", used)
             out.append(
-                f'{action} http any any -> any any (msg:"SHIELDWALL REPUTATION URL on {e.host} listed in {name}"; '
+                f"{action} http any any -> any any "
+                f'(msg:"SHIELDWALL REPUTATION URL on {e.host} listed in {name} {tail}"; '
                 f'flow:established,to_server; http.host; content:"{_content(e.host)}"; startswith; endswith; '
                 f'http.uri.raw; content:"{_content(e.path)}"; nocase; startswith; '
-                + meta.format(kind="url", name=name)
+                + meta.format(kind="url", **fields)
                 + f" sid:{sid};)"
             )
     return out
