@@ -88,7 +88,7 @@ class Store:
             engine,
             audit_key_path=audit_key_path or default_audit_key_path(env),
             checkpoint_every=checkpoint_every,
-            witness_path=witness_path or default_witness_path(env),
+            witness_path=witness_path or default_witness_path(env, trail=_without_password(resolved)),
         )
 
     @property
@@ -143,3 +143,13 @@ class Store:
         """Every setting (for diagnostics)."""
         with self.session() as session:
             return {row.key: json.loads(row.value) for row in session.scalars(select(Setting))}
+
+
+def _without_password(url: str) -> str:
+    """The store URL as a trail's name: the password is never part of a file name's input."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL failed earlier; keep the name stable anyway
+        return url.split("@")[-1]

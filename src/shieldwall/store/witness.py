@@ -4,7 +4,7 @@ Someone with write access to the database can delete checkpoint rows, edit
 an event, re-chain every later hash and truncate the tail; a chain checked
 against itself cannot tell. A witness can: every checkpoint is also appended
 to a JSON-lines file **outside the data directory** (default
-``<config dir>/audit/witness.jsonl``, ``SHIELDWALL_AUDIT_WITNESS`` to move it,
+``<config dir>/audit/witness-<store>.jsonl``, ``SHIELDWALL_AUDIT_WITNESS`` to move it,
 ``off`` to disable), made append-only with ``chattr +a`` where the file system
 and privileges allow (best effort; ``SHIELDWALL_AUDIT_WITNESS_APPEND_ONLY=0``
 skips it), and, when ``SHIELDWALL_AUDIT_SYSLOG=1``, sent to syslog/journald
@@ -20,6 +20,7 @@ signed.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -61,13 +62,22 @@ class WitnessEntry:
         return json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n"
 
 
-def default_witness_path(environ: Mapping[str, str] | None = None) -> Path | None:
-    """``SHIELDWALL_AUDIT_WITNESS`` (``off`` disables), else ``<config dir>/audit/witness.jsonl``."""
+def default_witness_path(environ: Mapping[str, str] | None = None, trail: str = "") -> Path | None:
+    """``SHIELDWALL_AUDIT_WITNESS`` (``off`` disables), else ``<config dir>/audit/witness.jsonl``.
+
+    ``trail`` names the store the witness belongs to (its URL without credentials):
+    one configuration directory can serve several stores (SQLite and PostgreSQL, a test
+    and a production store), and a witness must only ever hold one trail's checkpoints,
+    so a named trail gets ``witness-<12 hex of its name>.jsonl``.
+    """
     env = os.environ if environ is None else environ
     value = env.get(ENV_WITNESS, "").strip()
     if value.lower() in ("off", "none", "0"):
         return None
-    return Path(value).expanduser() if value else paths.config_dir(environ) / "audit" / "witness.jsonl"
+    if value:
+        return Path(value).expanduser()
+    name = f"witness-{hashlib.sha256(trail.encode()).hexdigest()[:12]}.jsonl" if trail else "witness.jsonl"
+    return paths.config_dir(environ) / "audit" / name
 
 
 def _make_append_only(path: Path) -> None:
