@@ -31,12 +31,9 @@ JSONISH: st.SearchStrategy[Any] = st.recursive(
 """Arbitrary JSON-compatible values: random nesting, every scalar type, unicode, huge numbers."""
 
 
-def deep(depth: int) -> Any:
-    """A list nested ``depth`` levels deep (for recursion limits)."""
-    value: Any = []
-    for _ in range(depth):
-        value = [value]
-    return value
+def deep(depth: int) -> bytes:
+    """A JSON list nested ``depth`` levels deep (for recursion limits), as bytes."""
+    return b"[" * depth + b"]" * depth
 
 
 @st.composite
