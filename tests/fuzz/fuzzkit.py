@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from hypothesis import settings
 from hypothesis import strategies as st
 
-FUZZ = settings(settings.get_profile("shieldwall-fuzz"))
-"""Apply to every fuzz test: database-free, derandomized, ``max_examples`` bounded, no deadline."""
+FUZZ = settings(
+    settings.get_profile("shieldwall-fuzz"),
+    max_examples=int(os.environ.get("SHIELDWALL_FUZZ_EXAMPLES", "150")),
+)
+"""Apply to every fuzz test: database-free, derandomized, bounded (150 examples; a longer hunt:
+``SHIELDWALL_FUZZ_EXAMPLES=5000``), no deadline."""
 
 _TEXT = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from("[]/\\:.@\x00\x1b\n\"'<>&"),
