@@ -18,14 +18,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from fuzz.fuzzkit import FUZZ, JSONISH, deep, mutated
+from fuzz.fuzzkit import FUZZ, JSONISH, deep, mutated, mutated_bytes
 from shieldwall.errors import FileTooLargeError, InputError
 from shieldwall.target.entries import EntryKind
 from shieldwall.target.limits import DEFAULT_LIMITS
 from shieldwall.target.resolve import parse_target, resolve
+
+pytestmark = pytest.mark.slow  # bounded (150 examples per property) and run by `make test`
 
 
 def _layer() -> bytes:
@@ -240,3 +243,23 @@ def test_oci_layout_arbitrary_json(index: Any, manifest: Any) -> None:
 def test_oci_index_not_json(raw: bytes) -> None:
     """index.json that is not JSON."""
     oci_layout(OCI_INDEX, OCI_MANIFEST, CONFIG, raw_index=raw)
+
+
+def _seed_archive_bytes() -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "image.tar"
+        write_docker_archive(path, _encode(MANIFEST), _encode(CONFIG))
+        return path.read_bytes()
+
+
+SEED_ARCHIVE = _seed_archive_bytes()
+
+
+@FUZZ
+@given(mutated_bytes(SEED_ARCHIVE, budget=8))
+def test_docker_archive_byte_flips(data: bytes) -> None:
+    """The whole docker-archive with bytes flipped, cut or inserted: outer tar headers, JSON and layer."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "image.tar"
+        path.write_bytes(data)
+        scan_target(path)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -28,6 +29,8 @@ from shieldwall.analyze.lang.python import PythonLockAnalyzer
 from shieldwall.analyze.lang.ruby import GemfileLockAnalyzer
 from shieldwall.analyze.lang.rust import CargoLockAnalyzer
 from shieldwall.errors import FileTooLargeError
+
+pytestmark = pytest.mark.slow  # bounded (150 examples per property) and run by `make test`
 
 LANG = Path(__file__).parents[1] / "fixtures" / "lang"
 

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -22,6 +23,8 @@ from fuzz.fuzzkit import FUZZ, JSONISH, deep, junk_lines, mutated, mutated_bytes
 from shieldwall.errors import CorruptInputError, FileTooLargeError
 from shieldwall.vulndb.importers.osv_feed import iter_osv_dir
 from shieldwall.vulndb.osv import parse_osv_bytes
+
+pytestmark = pytest.mark.slow  # bounded (150 examples per property) and run by `make test`
 
 OSV = Path(__file__).parents[1] / "fixtures" / "vulndb" / "osv"
 GO = json.loads((OSV / "EXAMPLE-GO-0001.json").read_text())

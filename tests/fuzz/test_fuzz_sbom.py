@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -17,6 +18,8 @@ from hypothesis import strategies as st
 from fuzz.fuzzkit import FUZZ, JSONISH, deep, junk_lines, mutated, mutated_bytes
 from shieldwall.errors import InputError
 from shieldwall.target.sbom import read_sbom
+
+pytestmark = pytest.mark.slow  # bounded (150 examples per property) and run by `make test`
 
 SBOMS = Path(__file__).parents[1] / "fixtures" / "sbom"
 CDX_JSON = json.loads((SBOMS / "cyclonedx-small.json").read_text())

@@ -15,6 +15,8 @@ from shieldwall.errors import CorruptInputError, FileTooLargeError, InputError
 from shieldwall.target.entries import EntryKind, walk_tar_stream
 from shieldwall.target.limits import DEFAULT_LIMITS
 
+pytestmark = pytest.mark.slow  # bounded (150 examples per property) and run by `make test`
+
 
 def walk_all(data: bytes) -> int:
     """Walk every entry and read every file; returns how many entries there were."""
