@@ -154,3 +154,14 @@ def test_regression_cargo_lock_deep_toml_is_a_warning() -> None:
         assert "not valid TOML" in str(exc)
     else:
         raise AssertionError("a 100,000-deep TOML array was accepted")
+
+
+def test_regression_go_mod_path_without_last_element_is_a_warning() -> None:
+    """Found by this harness: ``require g/ v1.0.0`` crashed the go.mod analyzer in packageurl (empty name).
+
+    The bad requirement is a warning naming its line; the other requirements are still listed.
+    """
+    data = b"module example.com/app\n\ngo 1.21\n\nrequire (\n\tg/ v1.0.0\n\texample.com/ok v1.2.3\n)\n"
+    result = GoModAnalyzer().analyze(AnalysisInput("/app/go.mod", FileInfo("/app/go.mod", len(data)), lambda: data))
+    assert [p.purl for p in result.packages] == ["pkg:golang/example.com/ok@v1.2.3"]
+    assert any("'g/' is not a module path" in w for w in result.warnings)
