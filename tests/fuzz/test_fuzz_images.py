@@ -23,7 +23,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fuzz.fuzzkit import FUZZ, JSONISH, deep, mutated, mutated_bytes
-from shieldwall.errors import FileTooLargeError, InputError
+from shieldwall.errors import CorruptInputError, FileTooLargeError, InputError
 from shieldwall.target.entries import EntryKind
 from shieldwall.target.limits import DEFAULT_LIMITS
 from shieldwall.target.resolve import parse_target, resolve
@@ -112,6 +112,7 @@ def test_seed_docker_archive_resolves() -> None:
 @given(mutated(copy.deepcopy(MANIFEST)), mutated(copy.deepcopy(CONFIG)))
 @example([{"Config": "config.json", "RepoTags": 5, "Layers": ["layer.tar"]}], CONFIG)
 @example([], CONFIG)
+@example(MANIFEST, {**CONFIG, "history": True})  # found by this harness: TypeError in parse_image_config
 @example(deep(100_000), CONFIG)
 @example(MANIFEST, deep(100_000))
 def test_docker_archive_documents(manifest: Any, config: Any) -> None:
@@ -263,3 +264,12 @@ def test_docker_archive_byte_flips(data: bytes) -> None:
         path = Path(tmp) / "image.tar"
         path.write_bytes(data)
         scan_target(path)
+
+
+def test_regression_history_of_wrong_type_is_corrupt_input() -> None:
+    """Found by this harness: ``"history": true`` in an image config was a TypeError (exit 3)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "image.tar"
+        write_docker_archive(path, _encode(MANIFEST), _encode({**CONFIG, "history": True}))
+        with pytest.raises(CorruptInputError, match="image config history is not a list"):
+            resolve(parse_target(str(path)), DEFAULT_LIMITS)
