@@ -101,7 +101,7 @@ def walk_tar_stream(stream: BinaryIO, limits: Limits, label: str) -> Iterator[En
                     EntryKind.FILE,
                     member.size,
                     member.mode,
-                    read=_member_reader(tar, member, limits, path),
+                    read=_member_reader(tar, member, limits, path, label),
                 )
             elif member.isdir():
                 yield Entry(path, EntryKind.DIR, 0, member.mode)
@@ -130,7 +130,9 @@ def walk_tar_stream(stream: BinaryIO, limits: Limits, label: str) -> Iterator[En
         tar.close()
 
 
-def _member_reader(tar: tarfile.TarFile, member: tarfile.TarInfo, limits: Limits, path: str) -> Callable[[], bytes]:
+def _member_reader(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, limits: Limits, path: str, label: str
+) -> Callable[[], bytes]:
     cache: list[bytes] = []
 
     def read() -> bytes:
@@ -138,10 +140,15 @@ def _member_reader(tar: tarfile.TarFile, member: tarfile.TarInfo, limits: Limits
             return cache[0]
         if member.size > limits.max_file_bytes:
             raise FileTooLargeError(f"{path}: {member.size} bytes is above the per-file limit")
-        handle = tar.extractfile(member)
-        if handle is None:
-            return b""
-        data = handle.read(member.size)
+        # A member whose data stops short (or whose sparse map is broken) fails inside the tar
+        # module; that is a corrupt layer, reported as such wherever the content is read.
+        try:
+            handle = tar.extractfile(member)
+            if handle is None:
+                return b""
+            data = handle.read(member.size)
+        except (EOFError, OSError, tarfile.TarError) as exc:
+            raise CorruptInputError(f"{label}: truncated or corrupt member {path} ({exc})") from exc
         cache.append(data)
         return data
 

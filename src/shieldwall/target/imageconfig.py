@@ -32,8 +32,11 @@ def parse_image_config(raw: bytes, label: str) -> ImageConfig:
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
     if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
         raise CorruptInputError(f"{label}: image config has no rootfs.diff_ids list")
+    raw_history = doc.get("history") or []
+    if not isinstance(raw_history, list):  # it pairs layers with their Dockerfile steps: checked, not guessed
+        raise CorruptInputError(f"{label}: image config history is not a list")
     history = []
-    for item in doc.get("history") or []:
+    for item in raw_history:
         if isinstance(item, dict):
             history.append(
                 HistoryEntry(

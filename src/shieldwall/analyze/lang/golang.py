@@ -220,8 +220,13 @@ class GoModAnalyzer:
             entries[final] = _ModEntry(final, rep.new_version, rep.line, meta)
         excluded = set(mod.excludes)
         packages: list[Package] = []
+        problems = list(mod.problems)
         for entry in sorted(entries.values(), key=lambda e: e.name):
             if (entry.name, entry.version) in excluded:
+                continue
+            purl = module_purl(entry.name, entry.version)
+            if purl is None:
+                problems.append(f"line {entry.line}: {entry.name!r} is not a module path")
                 continue
             if mod.module:
                 entry.metadata["main_module"] = mod.module
@@ -232,12 +237,20 @@ class GoModAnalyzer:
                     entry.version,
                     input.path,
                     self.name,
-                    purl=golang_purl(entry.name, entry.version),
+                    purl=purl,
                     metadata=entry.metadata,
                     line=entry.line,
                 )
             )
-        return AnalysisResult(packages=tuple(packages), warnings=mod.problems)
+        return AnalysisResult(packages=tuple(packages), warnings=tuple(problems))
+
+
+def module_purl(module: str, version: str) -> str | None:
+    """The module's PURL, or ``None`` for a path no PURL can carry (empty last element: ``example.com/``)."""
+    try:
+        return golang_purl(module, version)
+    except ValueError:
+        return None
 
 
 # --------------------------------------------------------------------------- binaries
@@ -530,10 +543,10 @@ class GoBinaryAnalyzer:
             # Most executables are not Go programs; only report trouble with ones that looked like Go.
             return AnalysisResult(warnings=tuple(warnings)) if warnings else EMPTY
         info = parse_modinfo(*found)
-        packages = self._packages(info, input.path)
+        packages = self._packages(info, input.path, warnings)
         return AnalysisResult(packages=tuple(packages), warnings=tuple(warnings))
 
-    def _packages(self, info: GoBuildInfo, path: str) -> list[Package]:
+    def _packages(self, info: GoBuildInfo, path: str, warnings: list[str]) -> list[Package]:
         go_version = info.go_version.split(" ", 1)[0]
         main = info.main
         deps = list(info.deps)
@@ -574,6 +587,10 @@ class GoBinaryAnalyzer:
             meta.update(extra or {})
             if not name or (name, version) in seen:
                 return
+            purl = module_purl(name, version)
+            if purl is None:
+                warnings.append(f"build info: {name!r} is not a module path")
+                return
             seen.add((name, version))
             packages.append(
                 make_package(
@@ -582,7 +599,7 @@ class GoBinaryAnalyzer:
                     version,
                     path,
                     self.name,
-                    purl=golang_purl(name, version),
+                    purl=purl,
                     metadata=meta,
                 )
             )

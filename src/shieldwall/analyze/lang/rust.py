@@ -52,7 +52,7 @@ class CargoLockAnalyzer:
             doc = tomllib.loads(data.decode("utf-8"))
         except UnicodeDecodeError:
             raise AnalyzerError("Cargo.lock is not UTF-8") from None
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:  # tomllib recurses once per nesting level
             raise AnalyzerError(f"Cargo.lock is not valid TOML: {exc}") from None
         entries = doc.get("package", [])
         if not isinstance(entries, list):
