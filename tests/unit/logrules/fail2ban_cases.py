@@ -10,7 +10,7 @@ from typing import Any
 
 from shieldwall.logrules.fail2ban import Fail2banFilter, FilterError, load_filter
 
-F2B = Path("/work/shared/data/logs/fail2ban")
+F2B = Path(__file__).resolve().parents[4] / "shared" / "data" / "logs" / "fail2ban"  # ../shared beside the repo
 FILTERS = F2B / "etc" / "fail2ban" / "filter.d"
 LOGS = F2B / "usr" / "lib" / "python3" / "dist-packages" / "fail2ban" / "tests" / "files" / "logs"
 

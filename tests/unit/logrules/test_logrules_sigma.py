@@ -10,7 +10,7 @@ import pytest
 from shieldwall.logrules.sigma import SigmaRules, load_sigma
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "logrules" / "sigma"
-SIGMA = Path("/work/shared/data/logs/sigma")
+SIGMA = Path(__file__).resolve().parents[4] / "shared" / "data" / "logs" / "sigma"  # ../shared beside the repo
 WEB = '192.0.2.1 - - [10/Oct/2021:13:55:36 +0000] "GET {uri} HTTP/1.1" {status} 10 "-" "curl/8"'
 
 

@@ -9,9 +9,7 @@ from pathlib import Path
 
 from shieldwall.logrules.wazuh import WazuhEngine
 
-WAZUH = Path(__file__).resolve().parents[4] / "shared" / "data" / "logs" / "wazuh"
-if not WAZUH.is_dir():
-    WAZUH = Path("/work/shared/data/logs/wazuh")
+WAZUH = Path(__file__).resolve().parents[4] / "shared" / "data" / "logs" / "wazuh"  # ../shared beside the repo
 
 
 @dataclass(frozen=True)
