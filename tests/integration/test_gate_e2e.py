@@ -23,7 +23,6 @@ from helpers.schemas import validate_cyclonedx, validate_report_json, validate_s
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "sample-app"
 VULN = "CVE-2024-34069"
-TODAY = dt.date.today()
 
 
 def shieldwall(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -80,7 +79,7 @@ def test_fails_passes_with_judgement_fails_again_on_expiry(app: Path) -> None:
     check_every_report(app)
 
     # 2. a justified exception for the token and a VEX statement for the advisory: the gate passes
-    exception(app, "github-pat", TODAY + dt.timedelta(days=30), "fake token planted for the example")
+    exception(app, "github-pat", dt.date.today() + dt.timedelta(days=30), "fake token planted for the example")
     proc = shieldwall("scan", ".", "-q", "--vex", "vex/werkzeug.openvex.json", cwd=app)
     assert proc.returncode == 0, proc.stderr
     data = report(app)
@@ -95,7 +94,7 @@ def test_fails_passes_with_judgement_fails_again_on_expiry(app: Path) -> None:
 
     # 3. the exception expires: it stops suppressing, says so, and the gate fails again
     (app / ".shieldwallignore.yaml").unlink()
-    exception(app, "github-pat", TODAY - dt.timedelta(days=1), "fake token planted for the example")
+    exception(app, "github-pat", dt.date.today() - dt.timedelta(days=1), "fake token planted for the example")
     proc = shieldwall("scan", ".", "-q", "--vex", "vex/werkzeug.openvex.json", cwd=app)
     assert proc.returncode == 1, proc.stderr
     assert "exception github-pat" in proc.stderr and "expired on" in proc.stderr
@@ -105,13 +104,14 @@ def test_fails_passes_with_judgement_fails_again_on_expiry(app: Path) -> None:
 
 
 def test_exception_instead_of_vex_and_its_expiry(app: Path) -> None:
-    exception(app, "github-pat", TODAY + dt.timedelta(days=30), "fake token")
-    exception(app, "GHSA-2g68-c3qc-8985", TODAY, "debugger never enabled; upgrade planned")  # alias of the CVE
+    exception(app, "github-pat", dt.date.today() + dt.timedelta(days=30), "fake token")
+    today = dt.date.today()
+    exception(app, "GHSA-2g68-c3qc-8985", today, "debugger never enabled; upgrade planned")  # alias of the CVE
     assert shieldwall("scan", ".", "-q", cwd=app).returncode == 0
     (app / ".shieldwallignore.yaml").write_text(
         (app / ".shieldwallignore.yaml")
         .read_text()
-        .replace(f"expires: {TODAY}\n", f"expires: {TODAY - dt.timedelta(days=1)}\n")
+        .replace(f"expires: {dt.date.today()}\n", f"expires: {dt.date.today() - dt.timedelta(days=1)}\n")
     )
     proc = shieldwall("scan", ".", "-q", cwd=app)
     assert proc.returncode == 1 and "GHSA-2g68-c3qc-8985" in proc.stderr
@@ -157,7 +157,7 @@ def test_demo_image_gate(tmp_path: Path) -> None:
         "exceptions:\n"
         + "".join(
             f"  - fingerprint: {f['fingerprint']}\n    reason: demo image, accepted\n"
-            f"    by: demo\n    expires: {TODAY}\n"
+            f"    by: demo\n    expires: {dt.date.today()}\n"
             for f in data["gate"]["failures"]
         )
     )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,13 +94,23 @@ def tools(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def module(tmp_path: Path, tools: Path) -> Iterator[Module]:
+def short_state() -> Iterator[Path]:
+    """A short state directory: Suricata's unix socket path must stay under 100 bytes (xdist's tmp paths do not)."""
+    path = Path(tempfile.mkdtemp(prefix="swips-", dir="/tmp"))
+    try:
+        yield path / "state"
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def module(tmp_path: Path, tools: Path, short_state: Path) -> Iterator[Module]:
     events: list[AgentEvent] = []
     mod = Module()
     mod.start(
         ModuleContext(
             root=Path("/"),
-            state_dir=tmp_path / "state",
+            state_dir=short_state,
             emit=events.append,
             log=logging.getLogger("ips-rollback"),
             settings={
@@ -126,12 +138,12 @@ def _snapshot(state: Path) -> tuple[str, str]:
     return live.config.read_text(), live.active_rules.read_text()
 
 
-def test_a_failing_inline_step_keeps_the_previous_configuration(module: Module, tools: Path, tmp_path: Path) -> None:
+def test_a_failing_inline_step_keeps_the_previous_configuration(module: Module, tools: Path, short_state: Path) -> None:
     assert module.apply(V1, 1).status == ModuleStatus.RUNNING
     assert _tables(tools) == INSTALLED_V1
     sup = module.supervisor()
     assert sup is not None and sup.running()
-    pid, before = sup.pid, _snapshot(tmp_path / "state")
+    pid, before = sup.pid, _snapshot(short_state)
 
     # the new queue's NFQUEUE rule fails after the chain was flushed: a half-installed inline path
     (tools / "fail-on").write_text("--queue-num 7")
@@ -141,7 +153,7 @@ def test_a_failing_inline_step_keeps_the_previous_configuration(module: Module, 
     assert state.policy_version == 1 and state.status == ModuleStatus.RUNNING
     assert _tables(tools) == INSTALLED_V1  # the previous NFQUEUE rule is back, no jump from INPUT
     assert module.supervisor() is sup and sup.pid == pid  # the engine was never restarted
-    assert _snapshot(tmp_path / "state") == before  # nor the live tree rewritten
+    assert _snapshot(short_state) == before  # nor the live tree rewritten
     assert "v2" not in before[1]
 
     # once iptables works again the same policy applies completely
@@ -151,32 +163,32 @@ def test_a_failing_inline_step_keeps_the_previous_configuration(module: Module, 
     assert _tables(tools)["INPUT"] == ["-j SHIELDWALL-IPS"]
     new_sup = module.supervisor()
     assert new_sup is not None and new_sup.pid != pid
-    assert "v2" in _snapshot(tmp_path / "state")[1]
+    assert "v2" in _snapshot(short_state)[1]
 
 
 def test_when_iptables_is_broken_the_refusal_says_the_restore_failed(
-    module: Module, tools: Path, tmp_path: Path
+    module: Module, tools: Path, short_state: Path
 ) -> None:
     module.apply(V1, 1)
     sup = module.supervisor()
     assert sup is not None
-    pid, before = sup.pid, _snapshot(tmp_path / "state")
+    pid, before = sup.pid, _snapshot(short_state)
     (tools / "fail-on").write_text("-")  # every command fails
     with pytest.raises(PolicyError, match="restoring the previous inline rules failed"):
         module.apply(V2, 2)
     state = module.state()
     assert state.policy_version == 1 and state.status == ModuleStatus.ERROR
     assert sup.running() and sup.pid == pid
-    assert _snapshot(tmp_path / "state") == before
+    assert _snapshot(short_state) == before
 
 
 def test_a_first_policy_whose_inline_step_fails_leaves_nothing_behind(
-    module: Module, tools: Path, tmp_path: Path
+    module: Module, tools: Path, short_state: Path
 ) -> None:
     (tools / "fail-on").write_text("-j NFQUEUE")
     with pytest.raises(PolicyError):
         module.apply(V1, 1)
     assert module.supervisor() is None
-    assert not live_layout(tmp_path / "state").config.exists()
+    assert not live_layout(short_state).config.exists()
     assert "SHIELDWALL-IPS" not in _tables(tools)  # the chain created before the failure was removed
     assert module.state().policy_version is None
