@@ -224,6 +224,24 @@ def list_windows(
         return [_out(r) for r in session.scalars(query.limit(limit))]
 
 
+def windows_overlapping(
+    store: Store, environment: str, start: dt.datetime, end: dt.datetime, limit: int = 500
+) -> list[ChangeWindow]:
+    """The windows of ``environment`` open at any instant of [start, end] (one query for a batch of events)."""
+    query = (
+        select(ChangeWindowRow)
+        .where(
+            ChangeWindowRow.environment == environment,
+            ChangeWindowRow.starts_at <= _utc(end),
+            ChangeWindowRow.ends_at > _utc(start),
+        )
+        .order_by(ChangeWindowRow.starts_at.desc(), ChangeWindowRow.id.desc())
+        .limit(limit)
+    )
+    with store.session() as session:
+        return [_out(r) for r in session.scalars(query)]
+
+
 def active_windows(store: Store, environment: str, at: dt.datetime) -> Sequence[ChangeWindow]:
     """The windows of ``environment`` open at ``at`` (what ``classify`` needs for events observed then)."""
     return list_windows(store, environment=environment, active_at=at)

@@ -9,6 +9,7 @@ each history command, and attributes every finding to the history entry
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Callable, Sequence
@@ -219,13 +220,19 @@ def image_config_secret_scanner(options: ScanOptions) -> ImageConfigSecrets | No
     return ImageConfigSecrets(engine, key, config_warnings=warnings if config_path else None)
 
 
+@functools.lru_cache(maxsize=4)
+def _bundled_engine(cache_dir: Path) -> SecretEngine:
+    """The bundled rules' engine, built once per process and cache directory (every scan masks with it)."""
+    ruleset = build_ruleset(SecretsConfig())
+    return SecretEngine(ruleset.rules, ruleset.allowlist, cache_dir=cache_dir)
+
+
 def secret_matcher(options: ScanOptions) -> Callable[[bytes], list[bytes]] | None:
     """The bundled secret rules as a function from bytes to the secrets in them (for masking), or None."""
     from shieldwall import paths
 
     try:
-        ruleset = build_ruleset(SecretsConfig())
-        engine = SecretEngine(ruleset.rules, ruleset.allowlist, cache_dir=options.cache_dir or paths.cache_dir())
+        engine = _bundled_engine(options.cache_dir or paths.cache_dir())
     except Exception:  # masking still has the credential patterns; the caller warns
         return None
 

@@ -94,17 +94,20 @@ def handle_logs(store: Store, agent_id: int, events: Sequence[AgentEvent]) -> No
 def handle_fim(store: Store, agent_id: int, events: Sequence[AgentEvent]) -> None:
     """Tag each file event ``expected (<deploy id>)`` inside a change window, ``unexpected`` outside;
     unexpected changes alert."""
-    from shieldwall.service.change_windows import active_windows, classify
+    from shieldwall.service.change_windows import classify, windows_overlapping
 
     host, environment, _, _ = _agent(store, agent_id)
     labels: dict[str, dict[str, object]] = {}
     unexpected: list[AgentEvent] = []
-    for event in events:
-        path = event.attributes.get("path")
-        if not isinstance(path, str) or not path:
-            continue
+    files = [e for e in events if isinstance(e.attributes.get("path"), str) and e.attributes.get("path")]
+    if not files:
+        return
+    times = [e.observed_at for e in files]
+    windows = windows_overlapping(store, environment, min(times), max(times))  # one query per batch
+    for event in files:
+        path = str(event.attributes["path"])
         verdict = classify(
-            active_windows(store, environment, event.observed_at),
+            windows,
             host=host,
             environment=environment,
             path=path,
