@@ -130,14 +130,12 @@ def handle_fim(store: Store, agent_id: int, events: Sequence[AgentEvent]) -> Non
 
 
 def handle_drift(store: Store, agent_id: int, events: Sequence[AgentEvent]) -> None:
-    """Drift events become drift findings on the container's asset (the agent's host named when missing)."""
+    """Drift events become drift findings on the container's asset of the agent's own host."""
     from shieldwall.service.container_drift import record_drift_events
 
     host, _, _, uid = _agent(store, agent_id)
-    named = [
-        e if e.attributes.get("host") else dataclasses.replace(e, attributes={**e.attributes, "host": host})
-        for e in events
-    ]
+    # the host is the one the agent enrolled as, whatever the event claims: an agent writes only its own assets
+    named = [dataclasses.replace(e, attributes={**e.attributes, "host": host}) for e in events]
     record_drift_events(store, named, actor=f"agent:{uid}")
 
 

@@ -74,7 +74,7 @@ def test_drift_events_become_findings_on_the_container_of_the_agents_host(store:
         Severity.HIGH,
         "new executable /usr/local/bin/nc",
         {"container_id": container, "container_name": "web", "image": "nginx:1.25", "path": "/usr/local/bin/nc",
-         "change": "added", "size": 10},
+         "change": "added", "size": 10, "host": "someone-elses-node"},
     )  # fmt: skip
     ingest.ingest_batch(store, agent_id, [drift])
     with store.session() as session:
