@@ -13,8 +13,11 @@ Usage (from the repository root)::
 
     PYTHONPATH=src python benchmarks/perf/startup.py --runs 21 [--trivy /path/to/trivy] [--json out.json]
 
-``--src DIR`` times another source tree (``git archive <commit> src | tar -x -C DIR``,
-then ``--src DIR/src``) in the same way, for a before/after comparison.
+``--before DIR`` also times another source tree in the same interleaved loop
+(rows marked ``[before]``), for a before/after comparison in one run::
+
+    git archive <commit> src | tar -x -C /tmp/before
+    PYTHONPATH=src python benchmarks/perf/startup.py --runs 21 --before /tmp/before/src
 """
 
 from __future__ import annotations
@@ -42,32 +45,46 @@ class Command:
     label: str
     argv: list[str]
     peer: str = ""  # label of the trivy command it is compared with
+    src: Path | None = None  # the source tree on PYTHONPATH (Shieldwall commands only)
     walls: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)
+    failed: str = ""  # why it could not be timed (it exited non-zero): shown, never counted
 
 
-def run_once(command: Command, env: dict[str, str]) -> tuple[float, float]:
-    """Wall and CPU (user + sys) seconds of one run; a failing command stops the benchmark."""
+def run_once(command: Command, env: dict[str, str]) -> tuple[float, float] | None:
+    """Wall and CPU (user + sys) seconds of one run; None (and ``command.failed`` set) when it fails."""
+    if command.src is not None:
+        env = {**env, "PYTHONPATH": str(command.src)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(command.argv, env=env, capture_output=True, timeout=60, check=False)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        raise SystemExit(f"{command.label}: exit {proc.returncode}: {proc.stderr.decode(errors='replace')[:500]}")
+        lines = [line.strip("│╭╰─╮╯ ") for line in proc.stderr.decode(errors="replace").splitlines()]
+        first = ([line for line in lines if line] or [""])[-1]
+        command.failed = f"exit {proc.returncode}: {first[:80]}"
+        return None
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu
 
 
-def commands(trivy: str | None) -> list[Command]:
-    """Shieldwall's three startup commands, the interpreter floor, and trivy's matching ones."""
+def shieldwall_commands(src: Path, tag: str = "") -> list[Command]:
+    """``--help``, ``--version``, ``version`` and ``scan --help`` of the Shieldwall tree at ``src``."""
     shieldwall = [sys.executable, "-m", "shieldwall"]
-    found = [
-        Command("python -c pass", [sys.executable, "-c", "pass"]),
-        Command("shieldwall --help", [*shieldwall, "--help"], "trivy --help"),
-        Command("shieldwall --version", [*shieldwall, "--version"], "trivy --version"),
-        Command("shieldwall scan --help", [*shieldwall, "scan", "--help"], "trivy image --help"),
+    return [
+        Command(f"{tag}shieldwall --help", [*shieldwall, "--help"], "trivy --help", src),
+        Command(f"{tag}shieldwall --version", [*shieldwall, "--version"], "trivy --version", src),
+        Command(f"{tag}shieldwall version", [*shieldwall, "version"], "trivy --version", src),
+        Command(f"{tag}shieldwall scan --help", [*shieldwall, "scan", "--help"], "trivy image --help", src),
     ]
+
+
+def commands(src: Path, before: Path | None, trivy: str | None) -> list[Command]:
+    """The interpreter floor, Shieldwall's startup commands (and the tree before), and trivy's matching ones."""
+    found = [Command("python -c pass", [sys.executable, "-c", "pass"]), *shieldwall_commands(src)]
+    if before is not None:
+        found += shieldwall_commands(before, "[before] ")
     if trivy:
         found += [
             Command("trivy --help", [trivy, "--help"]),
@@ -84,24 +101,31 @@ def main() -> None:
     parser.add_argument("--trivy", default=shutil.which("trivy") or str(Path(sys.executable).with_name("trivy")))
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the Shieldwall source tree to time")
+    parser.add_argument("--before", type=Path, help="another source tree to time beside it (before a change)")
     args = parser.parse_args()
     trivy = args.trivy if args.trivy and Path(args.trivy).is_file() else None
     if trivy is None:
         print("trivy not found: measuring Shieldwall alone", file=sys.stderr)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.src), env.get("PYTHONPATH", "")]))
+    env.pop("PYTHONPATH", None)  # each Shieldwall command puts its own tree first
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled bytecode is part of a normal installation
-    todo = commands(trivy)
+    todo = commands(args.src.resolve(), args.before.resolve() if args.before else None, trivy)
     for command in todo:  # warm-up: page cache and __pycache__
         run_once(command, env)
     for _ in range(args.runs):
         for command in todo:
-            wall, cpu = run_once(command, env)
-            command.walls.append(wall)
-            command.cpus.append(cpu)
-    medians = {c.label: (statistics.median(c.walls), statistics.median(c.cpus)) for c in todo}
+            if command.failed:
+                continue
+            timed = run_once(command, env)
+            if timed is not None:
+                command.walls.append(timed[0])
+                command.cpus.append(timed[1])
+    medians = {c.label: (statistics.median(c.walls), statistics.median(c.cpus)) for c in todo if not c.failed}
     rows = []
     for command in todo:
+        if command.failed:
+            rows.append({"command": command.label, "failed": command.failed})
+            continue
         wall, cpu = medians[command.label]
         ratio = wall / medians[command.peer][0] if command.peer in medians else None
         rows.append(
@@ -115,11 +139,14 @@ def main() -> None:
                 "wall_ratio": round(ratio, 2) if ratio is not None else None,
             }
         )
-    print(f"{'command':<26}{'median wall':>12}{'median cpu':>12}{'min':>8}{'max':>8}  ratio")
+    print(f"{'command':<36}{'median wall':>12}{'median cpu':>12}{'min':>8}{'max':>8}  ratio")
     for row in rows:
+        if "failed" in row:
+            print(f"{row['command']:<36}  not timed: {row['failed']}")
+            continue
         ratio = f"{row['wall_ratio']:.2f}x {row['vs']}" if row["wall_ratio"] is not None else ""
         print(
-            f"{row['command']:<26}{row['median_wall_s']:>11.3f}s{row['median_cpu_s']:>11.3f}s"
+            f"{row['command']:<36}{row['median_wall_s']:>11.3f}s{row['median_cpu_s']:>11.3f}s"
             f"{row['min_wall_s']:>7.3f}s{row['max_wall_s']:>7.3f}s  {ratio}"
         )
     load = os.getloadavg()
@@ -130,6 +157,8 @@ def main() -> None:
             "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs, {platform.platform()}",
             "python": sys.version.split()[0],
             "runs": args.runs,
+            "src": str(args.src),
+            "before": str(args.before) if args.before else None,
             "loadavg_end": load,
             "results": rows,
         }
