@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
 import typer.main
-from typer.core import TyperCommand, TyperGroup, TyperOption
+from typer.core import MarkupMode, TyperCommand, TyperGroup, TyperOption
 from typer.models import CommandInfo
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class LazyCommand:
         module, _, attribute = self.target.partition(":")
         return getattr(importlib.import_module(module), attribute)
 
-    def load(self, rich_markup_mode: Any) -> Command:
+    def load(self, rich_markup_mode: MarkupMode) -> Command:
         """Build the real click command, as ``app.add_typer`` / ``app.command`` would have."""
         target = self.obj()
         if self.group:
@@ -68,7 +68,7 @@ def help_line(command: Command) -> str:
     return " ".join(text.split())
 
 
-def _set_markup_mode(command: Command, mode: Any) -> None:
+def _set_markup_mode(command: Command, mode: MarkupMode) -> None:
     """Give a loaded sub-app the help style of the app it is mounted in (as ``add_typer`` would have)."""
     if isinstance(command, TyperCommand | TyperGroup):
         command.rich_markup_mode = mode
