@@ -142,12 +142,10 @@ class LazyGroup(TyperGroup):
         Typer coerces a flag's value unless it already is a bool, and builds a
         pydantic adapter to coerce None: that import alone (about 0.1 s) would
         be paid by ``shieldwall scan --help``, where the root's ``--help`` is
-        not given.
+        not given (and, for a subcommand's own flag, by ``shieldwall version``;
+        see ``resolve_command``).
         """
-        option = super().get_help_option(ctx)
-        if option is not None and option.default is None:
-            option.default = False
-        return option
+        return _unset_is_false(super().get_help_option(ctx))
 
     def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
         """The command list with each command's whole first paragraph (click would cut it at the first sentence)."""
@@ -170,8 +168,17 @@ class LazyGroup(TyperGroup):
     def resolve_command(self, ctx: Context, args: list[str]) -> tuple[str | None, Command | None, list[str]]:
         """Load the subcommand about to run, then let click resolve it as usual."""
         if args:
-            self.load(args[0])
+            command = self.load(args[0])
+            if command is not None and "help_option_names" not in command.context_settings:
+                # its context inherits this one's help option names: the same flag, made the same way
+                _unset_is_false(command.get_help_option(ctx))
         return super().resolve_command(ctx, args)
+
+
+def _unset_is_false(option: TyperOption | None) -> TyperOption | None:
+    if option is not None and option.default is None:
+        option.default = False
+    return option
 
 
 def lazy_function(module: str, name: str) -> Callable[..., Any]:

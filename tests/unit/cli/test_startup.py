@@ -100,8 +100,9 @@ def test_the_import_list_sees_heavy_imports() -> None:
         (["--help"], "Commands:"),
         (["--version"], __version__),
         (["scan", "--help"], "--scanners"),
+        (["version"], __version__),
     ],
-    ids=["help", "version", "scan-help"],
+    ids=["help", "version", "scan-help", "version-command"],
 )
 def test_startup_imports_nothing_heavy(args: list[str], expected: str) -> None:
     proc, modules = imported_by(["-m", "shieldwall", *args])
