@@ -19,7 +19,7 @@ ActorOpt = Annotated[str, typer.Option("--actor", help="Who is acting (default: 
 
 
 def _guarded(action: Callable[[], T], debug: bool) -> T:
-    from shieldwall.cli.main import _guarded as guarded
+    from shieldwall.cli.common import guarded
 
     return guarded(action, debug)
 

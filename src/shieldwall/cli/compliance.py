@@ -92,7 +92,10 @@ def compliance(
 
     The percentage counts passing controls among the applicable ones.
     """
-    from shieldwall.cli.main import _guarded, _options, _run_scan, _write
+    from shieldwall.cli.common import guarded as _guarded
+    from shieldwall.cli.common import run_scan as _run_scan
+    from shieldwall.cli.common import scan_options as _options
+    from shieldwall.cli.common import write_output as _write
     from shieldwall.misconfig.registry import config_from_environment, load_checks
 
     fw = _guarded(lambda: load_framework(framework), debug)

@@ -15,22 +15,21 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
-from shieldwall.config.load import Settings, config_rows_text, load_settings
-from shieldwall.config.sections import LicenseSection
+from shieldwall.cli.common import guarded
 from shieldwall.errors import InputError
-from shieldwall.model import ScanResult
-from shieldwall.model.text import printable
-from shieldwall.policy.model import GateVerdict
-from shieldwall.report.common import summary_line
-from shieldwall.report.safe_text import untrusted
-from shieldwall.service.gate import GateOptions, GateOutcome, apply_gate, gate_options
-from shieldwall.service.scan import ScanOptions
+
+if TYPE_CHECKING:  # `shieldwall scan --help` imports this module for its options: the rest comes when used
+    from rich.console import Console
+
+    from shieldwall.config.load import Settings
+    from shieldwall.model import ScanResult
+    from shieldwall.policy.model import GateVerdict
+    from shieldwall.scanopts import ScanOptions
+    from shieldwall.service.gate import GateOptions, GateOutcome
 
 EXIT_POLICY = 1
 MAX_STAGED_FILES = 10_000
@@ -55,6 +54,9 @@ BaselineOpt = Annotated[
 
 def load_scan_settings(config: Path | None, flags: dict[str, Any]) -> tuple[Settings, GateOptions]:
     """Effective settings (flags > env > file > defaults) and the gate's loaded inputs."""
+    from shieldwall.config.load import load_settings
+    from shieldwall.service.gate import gate_options
+
     given = {k: v for k, v in flags.items() if v not in (None, "", [], ())}
     settings = load_settings(given, config_file=config)
     return settings, gate_options(settings)
@@ -62,6 +64,8 @@ def load_scan_settings(config: Path | None, flags: dict[str, Any]) -> tuple[Sett
 
 def scan_options_from(options: ScanOptions, settings: Settings, gate: GateOptions) -> ScanOptions:
     """Apply configured scanners, directories and the licence deny list to the scan options."""
+    from shieldwall.config.sections import LicenseSection
+
     config = settings.config
     deny = settings.section("license", LicenseSection).deny + gate.license_patterns()
     changes: dict[str, Any] = {
@@ -77,11 +81,19 @@ def scan_options_from(options: ScanOptions, settings: Settings, gate: GateOption
 
 def finish_gate(result: ScanResult, gate: GateOptions) -> GateOutcome:
     """Apply exceptions and VEX, then the policies."""
+    from shieldwall.service.gate import apply_gate
+
     return apply_gate(result, gate)
 
 
 def report_gate(outcome: GateOutcome, console: Console, *, quiet: bool) -> int:
     """Print warnings about exceptions and VEX, the verdict and the summary line; return the exit code."""
+    from rich.text import Text
+
+    from shieldwall.model.text import printable
+    from shieldwall.report.common import summary_line
+    from shieldwall.report.safe_text import untrusted
+
     for warning in outcome.warnings:
         where = f" ({warning.path})" if warning.path else ""
         console.print(
@@ -123,9 +135,9 @@ def config_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON: key, value, origin.")] = False,
 ) -> None:
     """Print the effective configuration and where each value came from (file:line, env, flag, default)."""
-    from shieldwall.cli.main import _guarded
+    from shieldwall.config.load import config_rows_text, load_settings
 
-    settings = _guarded(lambda: load_settings(config_file=config), False)
+    settings = guarded(lambda: load_settings(config_file=config), False)
     if as_json:
         rows = [{"key": k, "value": v, "origin": o} for k, v, o in settings.rows()]
         typer.echo(json.dumps({"file": str(settings.file) if settings.file else None, "settings": rows}, indent=2))

@@ -6,43 +6,57 @@ corrupt or hostile input), 3 internal error.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import sys
-import traceback
-from collections.abc import Callable, Iterator
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from shieldwall import __version__
-from shieldwall.cli import admission, api_cmds, compliance, gating, harbor, store_cmds
-from shieldwall.cli import agent as agent_cli
-from shieldwall.cli import fim as fim_cli
-from shieldwall.cli import firewall as firewall_cli
-from shieldwall.cli import ips as ips_cli
-from shieldwall.cli import logs as logs_cli
+from shieldwall.cli import gating
 from shieldwall.cli import secrets as secrets_cli
-from shieldwall.cli import sweep as sweep_cli
-from shieldwall.cli import worker as worker_cli
-from shieldwall.cli.db import db_app
-from shieldwall.errors import InputError, ShieldwallError
-from shieldwall.match.coverage import refuse_unevaluated
-from shieldwall.match.filters import filter_vulnerabilities, parse_severities
-from shieldwall.model import ScanResult
-from shieldwall.report.common import summary_line
+from shieldwall.cli.common import (
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_POLICY,
+    DebugOpt,
+    NoCacheOpt,
+    PlatformOpt,
+    QuietOpt,
+)
+from shieldwall.cli.common import fail as _fail
+from shieldwall.cli.common import guarded as _guarded
+from shieldwall.cli.common import scan_options as _options
+from shieldwall.cli.common import scan_progress as _progress
+from shieldwall.cli.common import stderr_console as _stderr
+from shieldwall.cli.common import write_output as _write
+from shieldwall.cli.lazy import LazyCommands, lazy_function, lazy_module
 from shieldwall.report.formats import OutputFormat, parse_output_spec, render
-from shieldwall.report.safe_text import print_error
-from shieldwall.report.write import write_report
-from shieldwall.service.progress import NullProgress, ScanProgress
-from shieldwall.service.scan import ALL_SCANNERS, ScanOptions, scan_target
-from shieldwall.vulndb.store import parse_age
+from shieldwall.scanopts import ScanOptions
 
-EXIT_OK = 0
-EXIT_POLICY = 1
-EXIT_INPUT = 2
-EXIT_INTERNAL = 3
+# heavy parts are imported when a command first uses them (``shieldwall --help`` imports none of them)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from shieldwall.cli import store_cmds
+    from shieldwall.match.coverage import refuse_unevaluated
+    from shieldwall.match.filters import filter_vulnerabilities, parse_severities
+    from shieldwall.model import ScanResult
+    from shieldwall.report.common import summary_line
+    from shieldwall.service.scan import scan_target
+else:
+    Console = lazy_function("rich.console", "Console")
+    store_cmds = lazy_module("shieldwall.cli.store_cmds")
+    refuse_unevaluated = lazy_function("shieldwall.match.coverage", "refuse_unevaluated")
+    filter_vulnerabilities = lazy_function("shieldwall.match.filters", "filter_vulnerabilities")
+    parse_severities = lazy_function("shieldwall.match.filters", "parse_severities")
+    summary_line = lazy_function("shieldwall.report.common", "summary_line")
+    scan_target = lazy_function("shieldwall.service.scan", "scan_target")
+
+__all__ = ["EXIT_INPUT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_POLICY", "app", "main", "subcommands"]
+
+subcommands = LazyCommands()  # subcommands whose modules are imported only when they run (see cli/lazy.py)
 
 app = typer.Typer(
     name="shieldwall",
@@ -50,60 +64,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=subcommands.group_class,
+    rich_markup_mode=None,  # plain help: typer's rich help renderer alone costs ~0.1 s (benchmarks/perf/STARTUP.md)
 )
-
-T = TypeVar("T")
-
-PlatformOpt = Annotated[
-    str, typer.Option("--platform", help="os/arch or os/arch/variant to pick from a multi-platform image.")
-]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display, no summary on stderr.")]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Ignore and do not fill the per-layer cache.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
-
-
-def _stderr() -> Console:
-    return Console(stderr=True)
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    message = "; ".join(line.strip() for line in message.splitlines() if line.strip())
-    print_error(_stderr(), message)
-    return typer.Exit(code)
-
-
-def _guarded(action: Callable[[], T], debug: bool) -> T:
-    """Run ``action`` and map errors to the documented exit codes."""
-    try:
-        return action()
-    except InputError as exc:
-        raise _fail(str(exc), EXIT_INPUT) from None
-    except ShieldwallError as exc:
-        raise _fail(str(exc), EXIT_INTERNAL) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted", 130) from None
-    except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        raise _fail(
-            f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", EXIT_INTERNAL
-        ) from None
-
-
-@contextlib.contextmanager
-def _progress(quiet: bool) -> Iterator[ScanProgress]:
-    console = _stderr()
-    if quiet or not console.is_terminal:
-        yield NullProgress()
-        return
-    from shieldwall.cli.progress import RichScanProgress
-
-    with RichScanProgress(console) as progress:
-        yield progress
-
-
-def _write(text: str, path: str) -> None:
-    write_report(text, path)  # devices and FIFOs are written into, only regular files are replaced
 
 
 ScannersOpt = Annotated[
@@ -112,25 +75,10 @@ ScannersOpt = Annotated[
 ]
 
 
-def _scanners(text: str) -> frozenset[str]:
-    """Parse ``--scanners``; an unknown family is a usage error."""
-    if not text:
-        return ALL_SCANNERS
-    chosen = frozenset(part.strip() for part in text.split(",") if part.strip())
-    unknown = chosen - ALL_SCANNERS
-    if unknown:
-        raise InputError(
-            f"unknown scanner(s) {', '.join(sorted(unknown))} (choose from {', '.join(sorted(ALL_SCANNERS))})"
-        )
-    return chosen
-
-
-def _options(platform: str, no_cache: bool, scanners: str = "") -> ScanOptions:
-    return ScanOptions(platform=platform, use_cache=not no_cache, scanners=_scanners(scanners))
-
-
 def _db_age_options(options: ScanOptions, max_db_age: str) -> ScanOptions:
     """``--max-db-age``: a stale vulnerability database fails the scan instead of warning."""
+    from shieldwall.vulndb.store import parse_age
+
     if not max_db_age:
         return options
     return dataclasses.replace(options, max_db_age=parse_age(max_db_age), fail_on_stale_db=True)
@@ -315,28 +263,86 @@ def sbom(
         _stderr().print(f"wrote {len(result.packages)} packages to {output}", highlight=False)
 
 
-app.add_typer(gating.config_app, name="config")
-app.add_typer(db_app, name="db")
-app.add_typer(ips_cli.ips_app, name="ips")
-app.add_typer(secrets_cli.secrets_app, name="secrets")
-app.add_typer(firewall_cli.firewall_app, name="firewall")
-app.add_typer(store_cmds.assets_app, name="assets")
-app.add_typer(store_cmds.audit_app, name="audit")
-app.add_typer(agent_cli.agent_app, name="agent")
-app.command("compliance")(compliance.compliance)
-app.command("findings")(store_cmds.findings)
-app.command("rematch")(store_cmds.rematch_cmd)
-app.add_typer(sweep_cli.monitor_app, name="monitor")
-app.add_typer(worker_cli.worker_app, name="worker")
-app.command("serve")(api_cmds.serve)
-app.add_typer(api_cmds.token_app, name="token")
-app.add_typer(fim_cli.fim_app, name="fim")
-app.add_typer(logs_cli.logs_app, name="logs")
-app.add_typer(admission.admission_app, name="admission")
-app.add_typer(harbor.harbor_app, name="harbor")
+subcommands.command(
+    "compliance",
+    "shieldwall.cli.compliance:compliance",
+    "Scan TARGET and report, per control of FRAMEWORK, pass / fail / not applicable with the findings.",
+)
+subcommands.command(
+    "findings",
+    "shieldwall.cli.store_cmds:findings",
+    "List stored findings with their lifecycle (first/last seen, fixed, reopened, suppressed).",
+)
+subcommands.command(
+    "rematch",
+    "shieldwall.cli.store_cmds:rematch_cmd",
+    "Re-match stored inventories against the advisory database's last change (no pull, no layer walk).",
+)
+subcommands.command(
+    "serve",
+    "shieldwall.cli.api_cmds:serve",
+    "Run the REST API (/api/v1), /metrics and the dashboard on uvicorn until Ctrl-C or SIGTERM.",
+)
+subcommands.command("version", "shieldwall.cli.main:version", "Print the Shieldwall version.")
+subcommands.add_typer("config", "shieldwall.cli.gating:config_app", "Inspect the effective configuration.")
+subcommands.add_typer(
+    "db", "shieldwall.cli.db:db_app", "Manage the local vulnerability database (update, import, export, status)."
+)
+subcommands.add_typer(
+    "ips", "shieldwall.cli.ips:ips_app", "Intrusion prevention: policy validation, virtual patches, recommendations."
+)
+subcommands.add_typer(
+    "secrets", "shieldwall.cli.secrets:secrets_app", "Secret scanner tools: baselines of known secrets."
+)
+subcommands.add_typer("firewall", "shieldwall.cli.firewall:firewall_app", "Explain and compile host firewall policies.")
+subcommands.add_typer(
+    "assets", "shieldwall.cli.store_cmds:assets_app", "Stored assets: images by digest with their tags, hosts, sources."
+)
+subcommands.add_typer("audit", "shieldwall.cli.store_cmds:audit_app", "The tamper-evident audit trail.")
+subcommands.add_typer(
+    "agent",
+    "shieldwall.cli.agent:agent_app",
+    "The Shieldwall agent: enroll with a manager, run modules, spool and upload events.",
+)
+subcommands.add_typer(
+    "monitor",
+    "shieldwall.cli.sweep:monitor_app",
+    "Watch registries, rematch on new advisories, send alerts; sweep a registry.",
+)
+subcommands.add_typer(
+    "worker",
+    "shieldwall.cli.worker:worker_app",
+    "Run distributed tasks (needs SHIELDWALL_BROKER_URL); list dead letters.",
+)
+subcommands.add_typer(
+    "token", "shieldwall.cli.api_cmds:token_app", "API tokens for `shieldwall serve` (stored hashed; shown once)."
+)
+subcommands.add_typer("fim", "shieldwall.cli.fim:fim_app", "File integrity monitoring: change windows for deploys.")
+subcommands.add_typer("logs", "shieldwall.cli.logs:logs_app", "Log inspection rules: test them on log lines.")
+subcommands.add_typer(
+    "admission",
+    "shieldwall.cli.admission:admission_app",
+    "Kubernetes admission control from the store's scan results.",
+)
+subcommands.add_typer("harbor", "shieldwall.cli.harbor:harbor_app", "Harbor pluggable scanner adapter (spec v1.0-1.2).")
 
 
-@app.command()
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    pass
+
+
 def version() -> None:
     """Print the Shieldwall version."""
     typer.echo(__version__)
@@ -349,5 +355,7 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:  # pragma: no cover - last resort
+        from shieldwall.report.safe_text import print_error
+
         print_error(_stderr(), str(exc), label="internal error:")
         sys.exit(EXIT_INTERNAL)

@@ -12,25 +12,18 @@ remains.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from shieldwall import paths
-from shieldwall.analyze.secret.baseline import (
-    SecretsBaseline,
-    apply_baseline,
-    build_baseline,
-    load_baseline,
-    new_secrets,
-    write_baseline,
-)
-from shieldwall.analyze.secret.fingerprint import Fingerprinter, load_or_create_key
+from shieldwall.cli.common import stderr_console
 from shieldwall.errors import InputError, ShieldwallError
-from shieldwall.model import ScanResult
-from shieldwall.report.safe_text import print_error
-from shieldwall.service.scan import ScanOptions, scan_target
+
+if TYPE_CHECKING:  # `shieldwall scan --help` imports this module for its options: the rest comes when used
+    from rich.console import Console
+
+    from shieldwall.analyze.secret.baseline import SecretsBaseline
+    from shieldwall.model import ScanResult
 
 DEFAULT_BASELINE = ".shieldwall-secrets-baseline.json"
 
@@ -50,17 +43,18 @@ secrets_app = typer.Typer(
 )
 
 
-def _stderr() -> Console:
-    return Console(stderr=True)
-
-
 def fingerprint_key_id() -> str:
     """The ID (not the value) of this installation's secret fingerprint key."""
+    from shieldwall import paths
+    from shieldwall.analyze.secret.fingerprint import Fingerprinter, load_or_create_key
+
     return Fingerprinter(load_or_create_key(paths.data_dir())).key_id
 
 
 def apply_scan_baseline(result: ScanResult, path: Path | None, console: Console | None = None) -> ScanResult:
     """``--secrets-baseline``: set aside the secrets ``path`` lists; warn when it used another key."""
+    from shieldwall.analyze.secret.baseline import apply_baseline, load_baseline
+
     if path is None:
         return result
     baseline = load_baseline(path)
@@ -78,6 +72,8 @@ def apply_scan_baseline(result: ScanResult, path: Path | None, console: Console 
 
 def secrets_gate(result: ScanResult, fail: bool, console: Console, *, quiet: bool = False) -> int:
     """``--fail-on-secrets``: 1 when an active (new) secret finding remains, else 0."""
+    from shieldwall.analyze.secret.baseline import new_secrets
+
     if not fail:
         return 0
     remaining = new_secrets(result)
@@ -97,7 +93,12 @@ def baseline(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")] = False,
 ) -> None:
     """Record today's secrets of TARGET (fingerprints and redacted forms) with a verdict field per entry."""
-    console = _stderr()
+    from shieldwall.analyze.secret.baseline import build_baseline, load_baseline, write_baseline
+    from shieldwall.report.safe_text import print_error
+    from shieldwall.scanopts import ScanOptions
+    from shieldwall.service.scan import scan_target
+
+    console = stderr_console()
     try:
         previous: SecretsBaseline | None = load_baseline(output) if output.exists() else None
         options = ScanOptions(platform=platform, use_cache=not no_cache, scanners=frozenset({"secret"}))

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 from shieldwall.match.coverage import METADATA_KEY, NOT_EVALUATED, Coverage, ecosystem_gaps, whole_inventory
 from shieldwall.match.matcher import MatchReport, match_packages
 from shieldwall.model import ScanResult, ScanWarning
+from shieldwall.postscan import PostScanOutput
 from shieldwall.vulndb.store import VulnDB, check_db_age, default_db_path
 
 if TYPE_CHECKING:
-    from shieldwall.service.postscan import PostScanOutput
-    from shieldwall.service.scan import ScanOptions
+    from shieldwall.scanopts import ScanOptions
 
 NAME = "vulnerability"
 NO_DATABASE = "no vulnerability database: run `shieldwall db update` (or `db import`)"
@@ -49,8 +49,6 @@ class VulnerabilityScanner:
 
     def run(self, result: ScanResult) -> PostScanOutput:
         """Findings for the inventory, plus warnings and marks for what was not evaluated."""
-        from shieldwall.service.postscan import PostScanOutput  # the service layer imports this module
-
         if not self.db_path.is_file():
             gaps = whole_inventory(result.packages, result.os, f"no vulnerability database at {self.db_path}")
             return PostScanOutput(

@@ -52,10 +52,10 @@ from shieldwall.misconfig.inputs.imageconfig import file_mode_resource
 from shieldwall.misconfig.registry import CheckConfig, CheckSet, config_from_environment, load_checks
 from shieldwall.misconfig.suppress import scan_lines
 from shieldwall.model import Finding, ScanResult, ScanWarning, TargetKind
+from shieldwall.postscan import PostScanOutput
 
 if TYPE_CHECKING:
-    from shieldwall.service.postscan import PostScanOutput
-    from shieldwall.service.scan import ScanOptions
+    from shieldwall.scanopts import ScanOptions
 
 NAME = "misconfig-host"
 MAX_DIR_ENTRIES = 1000
@@ -269,8 +269,6 @@ class HostPostScanner:
 
     def run(self, result: ScanResult) -> PostScanOutput:
         """Findings of the host's configuration (nothing for targets that are not a root filesystem)."""
-        from shieldwall.service.postscan import PostScanOutput
-
         if result.target.ref.kind is not TargetKind.DIRECTORY:
             return PostScanOutput()
         root = Path(result.target.ref.value)

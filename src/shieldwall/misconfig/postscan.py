@@ -20,11 +20,11 @@ from shieldwall.misconfig.inputs.imageconfig import image_config_resource
 from shieldwall.misconfig.inputs.kubernetes import KubernetesInput
 from shieldwall.misconfig.registry import CheckConfig, CheckSet, config_from_environment, load_checks
 from shieldwall.model import Finding, ScanResult, ScanWarning, TargetKind
+from shieldwall.postscan import PostScanOutput
 from shieldwall.target.limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
-    from shieldwall.service.postscan import PostScanOutput
-    from shieldwall.service.scan import ScanOptions
+    from shieldwall.scanopts import ScanOptions
 
 NAME = "misconfig-post"
 MAX_MANIFESTS = 20_000
@@ -65,8 +65,6 @@ class MisconfigPostScanner:
 
     def run(self, result: ScanResult) -> PostScanOutput:
         """Findings of the image config and of the directory's manifests taken together."""
-        from shieldwall.service.postscan import PostScanOutput
-
         findings: list[Finding] = []
         warnings: list[ScanWarning] = []
         if result.image is not None:

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 from shieldwall.config.sections import LicenseSection
 from shieldwall.model import Evidence, Finding, FindingKind, Package, PackageType, ScanResult, Severity
+from shieldwall.postscan import PostScanOutput
 
 if TYPE_CHECKING:
-    from shieldwall.service.postscan import PostScanOutput
-    from shieldwall.service.scan import ScanOptions
+    from shieldwall.scanopts import ScanOptions
 
 _SPLIT_OR = re.compile(r"\s+OR\s+", re.IGNORECASE)
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-]*")
@@ -79,8 +79,6 @@ class LicenseScanner:
 
     def run(self, result: ScanResult) -> PostScanOutput:
         """Findings for every package whose licence is denied."""
-        from shieldwall.service import postscan  # imported here: postscan lists this scanner
-
         findings: list[Finding] = []
         seen: set[tuple[str, str]] = set()
         for package in result.packages:
@@ -92,7 +90,7 @@ class LicenseScanner:
                         continue
                     seen.add((package.id, licence))
                     findings.append(self._finding(package, licence, expression))
-        return postscan.PostScanOutput(findings=tuple(findings))
+        return PostScanOutput(findings=tuple(findings))
 
     def _finding(self, package: Package, licence: str, expression: str) -> Finding:
         location = package.locations[0] if package.locations else None

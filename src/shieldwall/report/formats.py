@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
 from shieldwall.errors import InputError
-from shieldwall.model import ScanResult
-from shieldwall.model.text import printable
-from shieldwall.policy.model import GateVerdict
+
+if TYPE_CHECKING:  # the CLI imports this module for its --format choices: keep it light
+    from shieldwall.model import ScanResult
+    from shieldwall.policy.model import GateVerdict
 
 
 class OutputFormat(StrEnum):
@@ -31,6 +32,8 @@ def render(fmt: OutputFormat, result: ScanResult, verdict: GateVerdict | None = 
     untrusted names are escaped (XML 1.0 cannot carry them; a terminal showing the file must not
     interpret them). JSON formats escape them by construction.
     """
+    from shieldwall.model.text import printable
+
     match fmt:
         case OutputFormat.TABLE:
             from shieldwall.report.table import render_table

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 
 from shieldwall import __version__, paths
 from shieldwall.analyze.base import Analyzer
@@ -18,32 +17,12 @@ from shieldwall.errors import InputError
 from shieldwall.merge.duplicates import merge_duplicates
 from shieldwall.merge.layers import merge_layers, resolve_dependencies
 from shieldwall.model import LayerRef, ScanResult, ScanWarning
+from shieldwall.scanopts import ALL_SCANNERS as ALL_SCANNERS
+from shieldwall.scanopts import ScanOptions as ScanOptions
 from shieldwall.service.postscan import builtin_post_scanners
 from shieldwall.service.progress import NullProgress, ScanProgress
 from shieldwall.target.base import LayerSource, ResolvedTarget
-from shieldwall.target.limits import DEFAULT_LIMITS, Limits
 from shieldwall.target.resolve import parse_target, resolve
-
-ALL_SCANNERS = frozenset({"vuln", "secret", "malware", "misconfig", "license"})
-
-
-@dataclass(frozen=True, slots=True)
-class ScanOptions:
-    """Everything a scan needs to know, passed explicitly (no global settings)."""
-
-    platform: str = ""
-    use_cache: bool = True
-    cache_dir: Path | None = None
-    limits: Limits = DEFAULT_LIMITS
-    analyzers: tuple[str, ...] | None = None
-    include_plugins: bool = True
-    extra_analyzers: tuple[Analyzer, ...] = field(default=())
-    scanners: frozenset[str] = ALL_SCANNERS
-    data_dir: Path | None = None
-    license_deny: tuple[str, ...] = ()
-    max_db_age: dt.timedelta | None = dt.timedelta(days=7)
-    fail_on_stale_db: bool = False
-    layer_cache: LayerResultCache | None = None
 
 
 def _now() -> str:

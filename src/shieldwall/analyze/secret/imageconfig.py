@@ -34,10 +34,10 @@ from shieldwall.model import (
     ScanWarning,
     Severity,
 )
+from shieldwall.postscan import PostScanOutput
 
 if TYPE_CHECKING:
-    from shieldwall.service.postscan import PostScanOutput
-    from shieldwall.service.scan import ScanOptions
+    from shieldwall.scanopts import ScanOptions
 
 ENV_PATH = "image-config:Env"
 LABELS_PATH = "image-config:Labels"
@@ -103,8 +103,6 @@ class ImageConfigSecrets:
 
     def run(self, result: ScanResult) -> PostScanOutput:
         """Findings for secrets in ``Env`` values and history commands."""
-        from shieldwall.service.postscan import PostScanOutput
-
         notes = tuple(ScanWarning(self.name, w) for w in (self._config_warnings() if self._config_warnings else []))
         image = result.image
         if image is None or not (image.env or image.history or image.labels):
