@@ -13,6 +13,7 @@ from shieldwall.analyze.registry import analyzer_versions, load_analyzers
 from shieldwall.analyze.runner import LayerResult, analyze_layer
 from shieldwall.analyze.secret.imageconfig import secret_matcher
 from shieldwall.analyze.secret.masking import scrub_secrets
+from shieldwall.analyze.secret.provenance import index_records, mark_distro_content
 from shieldwall.cache.layers import LayerCache, LayerResultCache, cache_key
 from shieldwall.errors import InputError
 from shieldwall.merge.duplicates import merge_duplicates
@@ -91,6 +92,13 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
     layer_results = [(layer.ref, outcomes[position]) for position, layer in enumerate(resolved.layers)]
     progress.stage("merging layers")
     inventory = merge_layers(layer_results)
+    package_records, flagged = index_records(
+        (ref.digest, record)
+        for ref, outcome in layer_results
+        for fr in outcome.files
+        for record in fr.result.file_records
+    )
+    findings = mark_distro_content(inventory.findings, package_records, flagged)
     # a package declared in two places (lock file and node_modules...) is one package with two locations
     packages = merge_duplicates(inventory.packages + tuple(resolve_dependencies(list(resolved.packages))))
     result = ScanResult(
@@ -99,7 +107,7 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
         image=resolved.config,
         os=inventory.os or resolved.os,
         packages=packages,
-        findings=inventory.findings,
+        findings=findings,
         warnings=inventory.warnings,
         analyzers=versions,
         started_at=started,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shieldwall.analyze.base import Analyzer
+from shieldwall.analyze.os.owned import PackageDigestsAnalyzer
 from shieldwall.analyze.registry import declare
 from shieldwall.analyze.secret.analyzer import SecretAnalyzer, default_secret_analyzer
 from shieldwall.analyze.secret.sensitive import SensitiveFileAnalyzer
@@ -21,6 +22,7 @@ def default_sensitive_file_analyzer() -> SensitiveFileAnalyzer:
 ANALYZERS: list[Callable[[], Analyzer]] = [
     declare(default_secret_analyzer, name=SecretAnalyzer.name, scanner=SecretAnalyzer.scanner),
     declare(default_sensitive_file_analyzer, name=SensitiveFileAnalyzer.name, scanner=SensitiveFileAnalyzer.scanner),
+    PackageDigestsAnalyzer,
 ]
 
 __all__ = ["ANALYZERS", "SecretAnalyzer", "SensitiveFileAnalyzer", "default_secret_analyzer"]
