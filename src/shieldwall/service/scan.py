@@ -18,6 +18,7 @@ from shieldwall.cache.layers import LayerCache, LayerResultCache, cache_key
 from shieldwall.errors import InputError
 from shieldwall.merge.duplicates import merge_duplicates
 from shieldwall.merge.layers import merge_layers, resolve_dependencies
+from shieldwall.merge.os_owned import mark_os_owned
 from shieldwall.model import LayerRef, ScanResult, ScanWarning
 from shieldwall.service.postscan import builtin_post_scanners
 from shieldwall.service.progress import NullProgress, ScanProgress
@@ -101,6 +102,7 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
     findings = mark_distro_content(inventory.findings, package_records, flagged)
     # a package declared in two places (lock file and node_modules...) is one package with two locations
     packages = merge_duplicates(inventory.packages + tuple(resolve_dependencies(list(resolved.packages))))
+    packages = mark_os_owned(packages, package_records)  # dist-packages from python3-*: matched through dpkg
     result = ScanResult(
         target=resolved.target,
         layers=tuple(ref for ref, _ in layer_results if ref.digest),
