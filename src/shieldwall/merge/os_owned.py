@@ -32,7 +32,9 @@ def mark_os_owned(packages: Sequence[Package], records: Mapping[str, Sequence[Fi
 
     ``records`` maps a path to the package-database records that name it. A
     package is marked only when the owning OS package is in the inventory
-    (its advisories can then be matched); otherwise it keeps its own ranges.
+    (its advisories can then be matched) and every location of the package
+    is owned (a copy of the same version elsewhere, merged into one package,
+    keeps the upstream ranges); otherwise it keeps its own ranges.
     """
     installed = {(p.type, p.name): p for p in packages if p.type in _OS_PACKAGE_TYPES}
     out: list[Package] = []
@@ -40,18 +42,22 @@ def mark_os_owned(packages: Sequence[Package], records: Mapping[str, Sequence[Fi
         if package.type in _OS_PACKAGE_TYPES or os_owner(package):
             out.append(package)
             continue
-        owner: Package | None = None
-        for location in package.locations:
-            for record in records.get(location.path, ()):
-                kind = _OS_TYPES.get(record.manager)
-                if kind is not None and (kind, record.package) in installed:
-                    owner = installed[(kind, record.package)]
-                    break
-            if owner is not None:
-                break
-        if owner is None:
+        owners = [_owner(location.path, records, installed) for location in package.locations]
+        owner = owners[0] if owners else None
+        # one copy of the same version outside the distro (merged into this package) keeps upstream ranges
+        if owner is None or any(o is None for o in owners):
             out.append(package)
             continue
         mark = f"{owner.type}:{owner.name}@{owner.version}"
         out.append(package.evolve(metadata=(*package.metadata, (OWNER_KEY, mark))))
     return tuple(out)
+
+
+def _owner(
+    path: str, records: Mapping[str, Sequence[FileRecord]], installed: Mapping[tuple[PackageType, str], Package]
+) -> Package | None:
+    for record in records.get(path, ()):
+        kind = _OS_TYPES.get(record.manager)
+        if kind is not None and (kind, record.package) in installed:
+            return installed[(kind, record.package)]
+    return None

@@ -125,3 +125,29 @@ def test_debootstrapped_rootfs_with_real_feeds(tmp_path: Path) -> None:
         package = next(p for p in both.packages if p.id == finding.package_id)
         if finding.kind is FindingKind.VULNERABILITY and package.name in {"python3-pip", "python3-setuptools"}:
             assert any(e.detector == "os-owned-files" for e in finding.evidence)
+
+
+def test_node_module_from_a_debian_package_is_marked(tmp_path: Path) -> None:
+    """Debian's node-semver installs /usr/share/nodejs/semver: the npm package is owned by the deb."""
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text(OS_RELEASE)
+    (root / "var/lib/dpkg/info").mkdir(parents=True)
+    (root / "var/lib/dpkg/status").write_text(
+        "Package: node-semver\nStatus: install ok installed\nArchitecture: all\nVersion: 7.5.4+~7.5.0-2\n"
+        "Description: semver\n"
+    )
+    (root / "var/lib/dpkg/info/node-semver.list").write_text(
+        "/.\n/usr\n/usr/share/nodejs/semver\n/usr/share/nodejs/semver/package.json\n"
+    )
+    (root / "usr/share/nodejs/semver").mkdir(parents=True)
+    (root / "usr/share/nodejs/semver/package.json").write_text('{"name": "semver", "version": "7.5.4"}')
+    (root / "app/node_modules/semver").mkdir(parents=True)
+    (root / "app/node_modules/semver/package.json").write_text('{"name": "semver", "version": "7.5.4"}')
+    result = _scan(root, tmp_path / "data")
+    npm = [p for p in result.packages if p.type is PackageType.NPM]
+    assert [dict(p.metadata).get("os-owner", "") for p in npm] == [""]  # a copy in the app keeps npm ranges
+    shutil.rmtree(root / "app")
+    result = _scan(root, tmp_path / "data")
+    npm = [p for p in result.packages if p.type is PackageType.NPM]
+    assert [dict(p.metadata).get("os-owner", "") for p in npm] == ["deb:node-semver@7.5.4+~7.5.0-2"]
