@@ -122,9 +122,10 @@ def parse_python_record(text: str, record_path: str) -> tuple[list[FileRecord], 
             if len(warnings) < 5:
                 warnings.append(f"{name}: unreadable sha256")
             continue
+        if name.startswith("/") or ".." in name.split("/"):
+            continue  # scripts installed beside the site directory (../../../bin/x) and anything escaping it
         path = posixpath.normpath(posixpath.join(site, name))
-        if path.startswith(site + "/"):  # a RECORD entry may not name files outside its site directory
-            records.append(FileRecord(path, "sha256:" + raw.hex(), project, "pip"))
+        records.append(FileRecord(path, "sha256:" + raw.hex(), project, "pip"))
     return records, warnings
 
 

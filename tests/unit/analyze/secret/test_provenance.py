@@ -100,6 +100,8 @@ def test_apk_and_wheel_records() -> None:
     record = f"pkg/a.py,sha256={digest},1\n../../../etc/passwd,sha256={digest},1\npkg-1.0.dist-info/RECORD,,\n"
     found, _ = parse_python_record(record, "/app/site-packages/pkg-1.0.dist-info/RECORD")
     assert [(r.path, r.package) for r in found] == [("/app/site-packages/pkg/a.py", "pkg")]  # no escape
+    at_root, _ = parse_python_record(record, "/pkg-1.0.dist-info/RECORD")  # a site-packages directory scanned itself
+    assert [r.path for r in at_root] == ["/pkg/a.py"]
 
 
 def _image(tmp_path: Path) -> tuple[Path, dict[str, str]]:
