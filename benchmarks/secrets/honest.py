@@ -321,7 +321,8 @@ def _versions() -> str:
     from shieldwall import __version__
 
     gitleaks = first_line([str(GITLEAKS), "version"])
-    return f"shieldwall {__version__}, gitleaks {gitleaks}, trivy {first_line([str(TRIVY), '--version']).removeprefix('Version: ')}"
+    trivy = first_line([str(TRIVY), "--version"]).removeprefix("Version: ")
+    return f"shieldwall {__version__}, gitleaks {gitleaks}, trivy {trivy}"
 
 
 def main() -> None:
