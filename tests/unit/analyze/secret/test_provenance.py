@@ -193,6 +193,18 @@ def test_image_scan_sets_known_content_aside_and_keeps_real_secrets(tmp_path: Pa
         assert value not in table
 
 
+def test_suppressions_survive_the_layer_cache(tmp_path: Path) -> None:
+    archive, _ = _image(tmp_path)
+    options = ScanOptions(scanners=frozenset({"secret"}), cache_dir=tmp_path / "cache")
+    first = scan_target(f"docker-archive:{archive}", options)
+    again = scan_target(f"docker-archive:{archive}", options)  # every layer from the cache now
+    assert list((tmp_path / "cache").rglob("*.json.gz"))
+    assert sorted((f.fingerprint, f.suppressed) for f in again.findings) == sorted(
+        (f.fingerprint, f.suppressed) for f in first.findings
+    )
+    assert any(f.suppressed.startswith("distro content") for f in again.findings)
+
+
 def test_analyzers_are_registered_in_their_families() -> None:
     from shieldwall.analyze.registry import load_analyzers
 
