@@ -27,6 +27,7 @@ from shieldwall.analyze.os.owned import (
 from shieldwall.analyze.secret.imageconfig import ENV_PATH, history_path
 from shieldwall.analyze.secret.provenance import documentation_reason, pem_private_key_reason
 from shieldwall.model import Finding, ScanResult
+from shieldwall.policy.model import suppressions_of
 from shieldwall.report.formats import OutputFormat, render
 from shieldwall.service.scan import ScanOptions, scan_target
 
@@ -188,6 +189,11 @@ def test_image_scan_sets_known_content_aside_and_keeps_real_secrets(tmp_path: Pa
     assert {f.rule_id for f in found["/app/deploy_key.py"] if f.active} >= {"private-key-rsa"}
     # every suppression is listed with its reason, and no secret value appears
     table = render(OutputFormat.TABLE, result)
+    distro = found["/usr/lib/tool/defaults.py"][0]
+    assert [s.kind for s in suppressions_of(distro)] == ["provenance"]  # not an in-file comment
+    sarif = json.loads(render(OutputFormat.SARIF, result))
+    kinds = {s["kind"] for r in sarif["runs"][0]["results"] for s in r.get("suppressions", [])}
+    assert kinds == {"external"}
     assert "distro content" in table and "third-party package content" in table and "not a private key" in table
     for value in secrets.values():
         assert value not in table
