@@ -118,7 +118,7 @@ def _timed(cmd: list[str], stdout: Path | None = None) -> tuple[float, int]:
 
 
 def run_shieldwall(root: Path, tag: str) -> Run:
-    """``shieldwall scan dir:ROOT --scanners secret``: active secret and sensitive-file findings."""
+    """``shieldwall scan dir:ROOT --scanners secret``: active secret and sensitive-file findings (no certificates)."""
     report = OUT / f"shieldwall-{tag}.json"
     cmd = [sys.executable, "-m", "shieldwall", "scan", f"dir:{root}", "--scanners", "secret", "--no-cache"]
     seconds, code = _timed([*cmd, "-q", "-f", "json"], stdout=report)
@@ -128,6 +128,8 @@ def run_shieldwall(root: Path, tag: str) -> Run:
     for finding in doc["findings"]:
         if finding["kind"] not in ("secret", "sensitive-file") or not finding.get("location"):
             continue
+        if finding["rule_id"].startswith("sensitive-certificate"):
+            continue  # certificate facts (expiry, weak key) are not credentials
         if finding.get("suppressed") or finding.get("suppressions"):
             suppressed += 1
             continue
