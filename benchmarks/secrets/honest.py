@@ -268,9 +268,10 @@ def markdown(scores: dict[str, Score], trees: dict[str, Path], runs: dict[str, d
         lines.append(f"| {tree} | {files} | {cells} |")
     lines += [
         "",
-        f"Shieldwall set aside {scores['shieldwall'].suppressed} findings with a reason (listed with "
-        "`--show-suppressed`/the suppressed table, not counted above): documentation, distro or package "
-        "content matching its recorded digest, third-party npm package content, PEM blocks that are not keys.",
+        f"Shieldwall set aside {scores['shieldwall'].suppressed} findings with a reason (listed in the "
+        "table's suppressed section, JSON and SARIF with each reason; not counted above): documentation, "
+        "distro or package content matching its recorded digest, third-party npm package content, PEM blocks "
+        "that are not keys.",
         "",
         "Missed labels:",
         "",
