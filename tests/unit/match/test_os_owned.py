@@ -151,3 +151,51 @@ def test_node_module_from_a_debian_package_is_marked(tmp_path: Path) -> None:
     result = _scan(root, tmp_path / "data")
     npm = [p for p in result.packages if p.type is PackageType.NPM]
     assert [dict(p.metadata).get("os-owner", "") for p in npm] == ["deb:node-semver@7.5.4+~7.5.0-2"]
+
+
+def test_java_jar_from_a_debian_package_is_marked(tmp_path: Path) -> None:
+    """Debian's libcommons-lang3-java installs /usr/share/java/commons-lang3-3.12.0.jar (Maven metadata inside)."""
+    import io
+    import zipfile as zf
+
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text(OS_RELEASE)
+    (root / "var/lib/dpkg/info").mkdir(parents=True)
+    (root / "var/lib/dpkg/status").write_text(
+        "Package: libcommons-lang3-java\nStatus: install ok installed\nArchitecture: all\n"
+        "Source: commons-lang3\nVersion: 3.12.0-2\nDescription: Apache Commons Lang\n"
+    )
+    jar_path = "/usr/share/java/commons-lang3-3.12.0.jar"
+    (root / "var/lib/dpkg/info/libcommons-lang3-java.list").write_text(f"/.\n/usr/share/java\n{jar_path}\n")
+    buffer = io.BytesIO()
+    with zf.ZipFile(buffer, "w") as jar:
+        jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+        jar.writestr(
+            "META-INF/maven/org.apache.commons/commons-lang3/pom.properties",
+            "groupId=org.apache.commons\nartifactId=commons-lang3\nversion=3.12.0\n",
+        )
+    (root / jar_path.lstrip("/")).parent.mkdir(parents=True)
+    (root / jar_path.lstrip("/")).write_bytes(buffer.getvalue())
+    result = _scan(root, tmp_path / "data")
+    maven = [p for p in result.packages if p.type is PackageType.MAVEN]
+    assert maven, "the jar's Maven metadata was catalogued"
+    assert {dict(p.metadata).get("os-owner", "") for p in maven} == {"deb:libcommons-lang3-java@3.12.0-2"}
+
+
+def test_python_package_from_an_alpine_package_is_marked(tmp_path: Path) -> None:
+    """apk's installed database lists py3-setuptools's dist-info: owned, matched through the apk package."""
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text('ID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME="Alpine Linux v3.20"\n')
+    (root / "lib/apk/db").mkdir(parents=True)
+    dist = "usr/lib/python3.12/site-packages/setuptools-70.3.0.dist-info"
+    (root / "lib/apk/db/installed").write_text(
+        "C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:py3-setuptools\nV:70.3.0-r0\nA:noarch\nS:1\nI:1\nT:setuptools\n"
+        f"o:py3-setuptools\nF:{dist}\nR:METADATA\n\n"
+    )
+    (root / dist).mkdir(parents=True)
+    (root / dist / "METADATA").write_text("Metadata-Version: 2.1\nName: setuptools\nVersion: 70.3.0\n")
+    result = _scan(root, tmp_path / "data")
+    pypi = [p for p in result.packages if p.type is PackageType.PYPI]
+    assert [dict(p.metadata).get("os-owner", "") for p in pypi] == ["apk:py3-setuptools@70.3.0-r0"]
