@@ -66,6 +66,24 @@ class LicenseHint:
 
 
 @dataclass(frozen=True, slots=True)
+class FileRecord:
+    """What is known about one file beyond its bytes: its owning OS package and recorded digest.
+
+    Package databases state it (``/var/lib/dpkg/info/<pkg>.md5sums`` and
+    ``.list``, apk's ``installed``): ``manager`` is ``dpkg``/``apk``,
+    ``package`` the owning package, ``digest`` ``md5:<hex>`` or
+    ``sha1:<hex>`` ("" when the database records none). Detectors state the
+    digests of files they flagged (``package`` empty) so the scan can tell an
+    unchanged distro file from one edited after installation.
+    """
+
+    path: str
+    digest: str = ""
+    package: str = ""
+    manager: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AnalysisResult:
     """What one analyzer learned from one file."""
 
@@ -74,11 +92,14 @@ class AnalysisResult:
     findings: tuple[Finding, ...] = ()
     license_hints: tuple[LicenseHint, ...] = ()
     warnings: tuple[str, ...] = ()
+    file_records: tuple[FileRecord, ...] = ()
 
     @property
     def empty(self) -> bool:
         """True when nothing was learned."""
-        return not (self.packages or self.os or self.findings or self.license_hints or self.warnings)
+        return not (
+            self.packages or self.os or self.findings or self.license_hints or self.warnings or self.file_records
+        )
 
 
 EMPTY = AnalysisResult()

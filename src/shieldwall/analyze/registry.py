@@ -22,10 +22,11 @@ INVENTORY_CONSUMERS = frozenset({INVENTORY, "vuln", "license"})
 def builtin_factories() -> list[AnalyzerFactory]:
     """Every built-in analyzer, in a fixed order. Add new ones here."""
     from shieldwall.analyze.lang import dotnet, golang, java, javascript, php, python, ruby, rust
-    from shieldwall.analyze.os import apk, dpkg, release, rpm
+    from shieldwall.analyze.os import apk, dpkg, owned, release, rpm
 
     factories: list[AnalyzerFactory] = [release.OSReleaseAnalyzer]
     factories += [dpkg.DpkgStatusAnalyzer, dpkg.DpkgCopyrightAnalyzer, apk.ApkAnalyzer, rpm.RpmAnalyzer]
+    factories += [owned.OwnedLanguageFilesAnalyzer]
     factories += [*ruby.ANALYZERS, *php.ANALYZERS, *dotnet.ANALYZERS]
     factories += [*python.ANALYZERS, *javascript.ANALYZERS]
     factories += [*golang.ANALYZERS, *java.ANALYZERS, *rust.ANALYZERS]

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 
 from shieldwall.model import OSInfo, Package, PackageType
 
+OWNER_KEY = "os-owner"
+"""Package metadata naming the distro package that installed a language package (see ``merge.os_owned``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Query:
@@ -124,6 +127,10 @@ def plan_queries(package: Package, os: OSInfo | None) -> QueryPlan:
     if not package.version:
         return QueryPlan(skipped="no version")
     kind = package.type
+    owner = next((value for key, value in package.metadata if key == OWNER_KEY), "")
+    if owner and kind is not PackageType.DEB and kind is not PackageType.APK and kind is not PackageType.RPM:
+        # the distro's backported fixes do not change the upstream version: its advisories decide
+        return QueryPlan(skipped=f"installed by the distro package {owner}: matched through it, not upstream ranges")
     if kind in _LANGUAGE:
         ecosystem, matcher = _LANGUAGE[kind]
         return QueryPlan((Query(ecosystem, package.name, package.version, matcher),))

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
-from shieldwall.match.ecosystems import Query, plan_queries
+from shieldwall.match.ecosystems import OWNER_KEY, Query, plan_queries
 from shieldwall.match.ranges import RangeVerdict, evaluate
 from shieldwall.match.severity import best_cvss, vendor_severity
 from shieldwall.match.versions import InvalidVersion, UnknownEcosystemError, ecosystem_base, scheme_for
@@ -441,12 +441,48 @@ def match_packages(
     report = MatchReport()
     lookups = _Lookups(source)
     aliases = _AliasVectors(source) if isinstance(source, AliasSource) else None
+    packages = list(packages)
+    contents = _owned_contents(packages)
     for package in packages:
         hits = package_hits(package, os, lookups, report)
+        owned = contents.get(f"{package.type}:{package.name}@{package.version}", ())
         for group in group_hits(hits):
-            report.findings.append(build_finding(package, group, priorities, aliases))
+            finding = build_finding(package, group, priorities, aliases)
+            if owned:
+                finding = replace(finding, evidence=(*finding.evidence, _owned_evidence(package, owned)))
+            report.findings.append(finding)
     report.lookups = lookups.count
     return report
+
+
+def _owned_contents(packages: Sequence[Package]) -> dict[str, list[Package]]:
+    """Language packages by the distro package that installed them (the ``os-owner`` mark)."""
+    out: dict[str, list[Package]] = {}
+    for package in packages:
+        owner = next((value for key, value in package.metadata if key == OWNER_KEY), "")
+        if owner:
+            out.setdefault(owner, []).append(package)
+    return out
+
+
+def _owned_evidence(package: Package, owned: Sequence[Package]) -> Evidence:
+    """Says that this distro package's advisory also speaks for the language packages it installed."""
+    names = ", ".join(
+        f"{p.type} {p.name} {p.version}" + (f" at {p.locations[0].path}" if p.locations else "") for p in owned
+    )
+    return Evidence(
+        detector="os-owned-files",
+        searched=f"language packages installed by {package.type} {package.name} {package.version}",
+        found=names,
+        details=(
+            ("installs", names),
+            (
+                "explanation",
+                "these are matched through this distro package (its advisories carry the distro's backported "
+                "fixes), not through the upstream ecosystem's ranges",
+            ),
+        ),
+    )
 
 
 def match_inventory(result: ScanResult, source: AdvisorySource) -> list[Finding]:

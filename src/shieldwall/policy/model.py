@@ -221,6 +221,16 @@ class GateVerdict:
         return frozenset(f.fingerprint for f in self.failures)
 
 
+PROVENANCE_REASONS = (
+    "distro content:",
+    "package content:",
+    "third-party package content:",
+    "documentation:",
+    "not a private key:",
+)
+"""How the secret analyzers' own reasons begin (``analyze/secret/provenance.py``); other reasons are comments."""
+
+
 def suppressions_of(finding: Finding) -> tuple[Suppression, ...]:
     """Every reason the finding is set aside, the in-file comment (``suppressed``) included."""
     inline: tuple[Suppression, ...] = ()
@@ -228,5 +238,8 @@ def suppressions_of(finding: Finding) -> tuple[Suppression, ...]:
         where = finding.location.path if finding.location else ""
         if finding.location and finding.location.line:
             where = f"{where}:{finding.location.line}"
-        inline = (Suppression(kind="inline", rule=where or "in-file comment", reason=finding.suppressed, source=where),)
+        # an allow comment in the file, or what the analyzer knows about the file (documentation, distro content)
+        kind = "provenance" if finding.suppressed.startswith(PROVENANCE_REASONS) else "inline"
+        rule = where or ("in-file comment" if kind == "inline" else "file provenance")
+        inline = (Suppression(kind=kind, rule=rule, reason=finding.suppressed, source=where),)
     return inline + finding.suppressions

@@ -12,10 +12,12 @@ from shieldwall.analyze.registry import analyzer_versions, load_analyzers
 from shieldwall.analyze.runner import LayerResult, analyze_layer
 from shieldwall.analyze.secret.imageconfig import secret_matcher
 from shieldwall.analyze.secret.masking import scrub_secrets
+from shieldwall.analyze.secret.provenance import index_records, mark_distro_content
 from shieldwall.cache.layers import LayerCache, LayerResultCache, cache_key
 from shieldwall.errors import InputError
 from shieldwall.merge.duplicates import merge_duplicates
 from shieldwall.merge.layers import merge_layers, resolve_dependencies
+from shieldwall.merge.os_owned import mark_os_owned
 from shieldwall.model import LayerRef, ScanResult, ScanWarning
 from shieldwall.scanopts import ALL_SCANNERS as ALL_SCANNERS
 from shieldwall.scanopts import ScanOptions as ScanOptions
@@ -70,15 +72,23 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
     layer_results = [(layer.ref, outcomes[position]) for position, layer in enumerate(resolved.layers)]
     progress.stage("merging layers")
     inventory = merge_layers(layer_results)
+    package_records, flagged = index_records(
+        (ref.digest, record)
+        for ref, outcome in layer_results
+        for fr in outcome.files
+        for record in fr.result.file_records
+    )
+    findings = mark_distro_content(inventory.findings, package_records, flagged)
     # a package declared in two places (lock file and node_modules...) is one package with two locations
     packages = merge_duplicates(inventory.packages + tuple(resolve_dependencies(list(resolved.packages))))
+    packages = mark_os_owned(packages, package_records)  # dist-packages from python3-*: matched through dpkg
     result = ScanResult(
         target=resolved.target,
         layers=tuple(ref for ref, _ in layer_results if ref.digest),
         image=resolved.config,
         os=inventory.os or resolved.os,
         packages=packages,
-        findings=inventory.findings,
+        findings=findings,
         warnings=inventory.warnings,
         analyzers=versions,
         started_at=started,

@@ -19,10 +19,11 @@ from shieldwall.analyze.base import EMPTY, AnalysisInput, AnalysisResult, FileIn
 from shieldwall.analyze.secret.config import SecretsConfig, build_ruleset, find_project_config, load_secrets_config
 from shieldwall.analyze.secret.engine import PrefilterKind, SecretEngine, SecretMatch, is_binary
 from shieldwall.analyze.secret.fingerprint import Fingerprinter, load_or_create_key, redact
+from shieldwall.analyze.secret.provenance import content_records, documentation_reason, pem_private_key_reason
 from shieldwall.analyze.secret.rules import Allowlist, Rule, ruleset_digest
 from shieldwall.model import Evidence, Finding, FindingKind, Location
 
-ANALYZER_VERSION = 1
+ANALYZER_VERSION = 2
 MiB = 1024 * 1024
 DETECTOR = "shieldwall-secret"
 _ARCHIVE_SUFFIXES = (
@@ -80,6 +81,15 @@ def inline_suppression(data: bytes, match: SecretMatch) -> str:
         reason = found.group(2).decode("utf-8", errors="replace").strip()
         return f"shieldwall:ignore comment: {reason}" if reason else "shieldwall:ignore comment"
     return f"{found.group(0).decode()} comment"
+
+
+def suppression_reason(data: bytes, match: SecretMatch, path: str) -> str:
+    """Why ``match`` is set aside ("" when it is not): an allow comment, documentation, or no real private key."""
+    return (
+        inline_suppression(data, match)
+        or documentation_reason(path)
+        or pem_private_key_reason(match.rule.id, match.secret)
+    )
 
 
 def secret_finding(
@@ -173,11 +183,24 @@ class SecretAnalyzer:
         if self.scan_archives and path.lower().endswith(_ARCHIVE_SUFFIXES) and is_archive(data):
             return self._analyze_archive(data, path)
         matches = self.engine.scan(data, path)
-        findings = [secret_finding(m, path, self.fingerprint, suppressed=inline_suppression(data, m)) for m in matches]
+        findings = [
+            secret_finding(m, path, self.fingerprint, suppressed=suppression_reason(data, m, path)) for m in matches
+        ]
         warnings = (f"{path}: secret scan cut short: {matches.truncated}",) if matches.truncated else ()
-        return AnalysisResult(findings=tuple(findings), warnings=warnings) if findings or warnings else EMPTY
+        if not findings and not warnings:
+            return EMPTY
+        records = content_records(path, data) if findings else ()
+        return AnalysisResult(findings=tuple(findings), warnings=warnings, file_records=records)
 
     def _analyze_archive(self, data: bytes, path: str) -> AnalysisResult:
+        result = self._scan_archive(data, path)
+        if not result.findings:
+            return result
+        return AnalysisResult(
+            findings=result.findings, warnings=result.warnings, file_records=content_records(path, data)
+        )
+
+    def _scan_archive(self, data: bytes, path: str) -> AnalysisResult:
         findings: list[Finding] = []
         warnings: list[str] = []
         for member in iter_archive_members(data, path, self.archive_limits):
@@ -195,7 +218,7 @@ class SecretAnalyzer:
             if matches.truncated:
                 warnings.append(f"{inner}: secret scan cut short: {matches.truncated}")
             for match in matches:
-                reason = inline_suppression(member.data, match)
+                reason = suppression_reason(member.data, match, inner)
                 findings.append(secret_finding(match, inner, self.fingerprint, suppressed=reason))
         return AnalysisResult(findings=tuple(findings), warnings=tuple(warnings))
 
