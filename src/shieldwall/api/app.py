@@ -34,6 +34,7 @@ from shieldwall.api.routes import (
     compliance,
     fim,
     findings,
+    insights,
     ips,
     scans,
     tasks,
@@ -111,6 +112,7 @@ def create_app(
     api = APIRouter(prefix=API_PREFIX, responses=AUTH_ERRORS)
     for module in (scans, findings, assets, compliance, audit, admin, fim, tasks, ips, agents, agent_protocol):
         api.include_router(module.router)
+    api.include_router(insights.router)  # exposure, components, vulnerabilities (dashboard: exposure pages)
     app.include_router(api)
     app.include_router(_service_router())
     if dashboard:

@@ -1,0 +1,73 @@
+"""Facts kept inside a stored finding's JSON (KEV, EPSS, CVSS, layer) as SQL expressions, on SQLite and PostgreSQL.
+
+The store keeps prioritisation data (``VulnDetails``: KEV, EPSS, CVSS) and the
+introducing layer inside the finding's ``data`` document, copied there from the
+advisory database when the finding was matched. These helpers read them in the
+database (``json_extract`` on SQLite, ``jsonb`` paths on PostgreSQL) so that
+counting and grouping never loads documents into Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, Integer, case, cast, func
+from sqlalchemy.dialects.postgresql import JSONB
+
+from shieldwall.model import Severity
+from shieldwall.store.schema import StoredFinding
+
+DEFAULT_HIGH_EPSS = 0.1
+"""EPSS at or above this probability counts as "high" unless the caller says otherwise."""
+
+
+def json_value(dialect: str, *keys: str) -> ColumnElement[Any]:
+    """The value at ``keys`` in the finding's document: text on PostgreSQL, the JSON scalar on SQLite."""
+    if dialect == "postgresql":
+        path: ColumnElement[Any] = cast(StoredFinding.data, JSONB)[keys].astext
+        return path
+    return func.json_extract(StoredFinding.data, "$." + ".".join(keys))
+
+
+def kev_flag(dialect: str) -> ColumnElement[int]:
+    """1 when the finding's vulnerability is in CISA's KEV catalogue, else 0."""
+    value = json_value(dialect, "vuln", "kev")
+    condition = value == "true" if dialect == "postgresql" else value == 1
+    return case((condition, 1), else_=0)
+
+
+def number(dialect: str, *keys: str) -> ColumnElement[float | None]:
+    """A numeric field of the document (NULL when absent or null)."""
+    value = json_value(dialect, *keys)
+    return cast(value, Float) if dialect == "postgresql" else value
+
+
+def epss(dialect: str) -> ColumnElement[float | None]:
+    """The EPSS probability the finding was matched with."""
+    return number(dialect, "vuln", "epss_score")
+
+
+def cvss(dialect: str) -> ColumnElement[float | None]:
+    """The CVSS base score the finding was matched with."""
+    return number(dialect, "vuln", "cvss_score")
+
+
+def layer_index(dialect: str) -> ColumnElement[int | None]:
+    """The index of the layer that introduced the finding (NULL when not attributed)."""
+    value = json_value(dialect, "location", "layer", "index")
+    return cast(value, Integer) if dialect == "postgresql" else value
+
+
+def layer_step(dialect: str) -> ColumnElement[str | None]:
+    """The Dockerfile step (``created_by``) of the introducing layer."""
+    return json_value(dialect, "location", "layer", "created_by")
+
+
+def severity_rank() -> ColumnElement[int]:
+    """UNKNOWN 0 ... CRITICAL 4 (``Severity.rank``)."""
+    return case({str(s): s.rank for s in Severity}, value=StoredFinding.severity, else_=0)
+
+
+def fixable() -> ColumnElement[bool]:
+    """The finding names a version that fixes it."""
+    return StoredFinding.fixed_version != ""
