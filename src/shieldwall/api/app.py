@@ -117,11 +117,13 @@ def create_app(
     app.include_router(_service_router())
     if dashboard:
         from shieldwall.api.dashboard import fleet, views
+        from shieldwall.api.dashboard import insights as insights_pages
         from shieldwall.api.dashboard import ips as ips_page
 
         views.install(app)
         fleet.install(app)
         ips_page.install(app)
+        insights_pages.install(app)
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(NulGuard)

@@ -27,7 +27,9 @@ from shieldwall.api import queries
 from shieldwall.api.auth import check_rate
 from shieldwall.api.compliance_html import render_compliance_html
 from shieldwall.api.context import AppContext, context
+from shieldwall.api.dashboard.asset_links import asset_page_data, display_names
 from shieldwall.api.dashboard.charts import COLOURS, bar_chart, trend_chart
+from shieldwall.api.dashboard.timefmt import ago
 from shieldwall.api.routes.admin import db_status
 from shieldwall.api.routes.common import MAX_ID, IdPath
 from shieldwall.api.routes.findings import create_exception, finding_filter
@@ -66,6 +68,7 @@ def _environment() -> Environment:
     )
     env.globals.update(version=__version__, colours=COLOURS, severities=SEVERITIES, kinds=KINDS)
     env.filters["age"] = _age
+    env.filters["ago"] = ago  # "3 h ago" with the exact time on hover (dashboard/timefmt.py)
     env.filters["short"] = lambda text, n=16: text if len(str(text)) <= n else str(text)[: n - 1] + "…"
     return env
 
@@ -242,27 +245,40 @@ def assets_page(request: Request, environment: Annotated[str, Query(max_length=1
         "assets.html.j2",
         viewer,
         assets=views,
+        names=display_names(ctx.store, [v.id for v in views]),
         environment=environment,
         environments=queries.environments(ctx.store),
     )
 
 
 @router.get("/assets/{asset_id}", response_class=HTMLResponse)
-def asset_page(request: Request, asset_id: IdPath) -> Response:
-    """One asset: tags, layers with what each introduced, inventory, drift, scan history."""
+def asset_page(
+    request: Request,
+    asset_id: IdPath,
+    pkg_q: Annotated[str, Query(max_length=200)] = "",
+    pkg_page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    layer: Annotated[int | None, Query(ge=-1, le=10_000)] = None,
+    f_page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    f_status: Annotated[str, Query(max_length=16)] = "active",
+) -> Response:
+    """One asset in bounded pieces (``api/insights/asset_page``): layer counts, a page of grouped findings,
+    a page of inventory, drift, scan history; what the last scan did not evaluate is shown as such."""
     ctx = context(request)
     viewer = _viewer(request, ctx)
     asset = _get(lambda: queries.asset_detail(ctx.store, asset_id))
+    data = asset_page_data(
+        ctx.store, asset, pkg_q=pkg_q, pkg_page=pkg_page, layer=layer, f_page=f_page, f_status=f_status
+    )
     return _render(
         request,
         "asset.html.j2",
         viewer,
         asset=asset,
-        layers=queries.asset_layers(ctx.store, asset_id),
-        drift=queries.scan_drift(ctx.store, asset_id),
+        drift=queries.scan_drift(ctx.store, asset_id)[:20],
         severity_chart=bar_chart(
             {s: asset.findings_by_severity.get(s, 0) for s in SEVERITIES}, COLOURS, width=320, label_width=90
         ),
+        **data,
     )
 
 
@@ -320,6 +336,7 @@ def findings_page(
         "findings.html.j2",
         viewer,
         page=page,
+        names=display_names(ctx.store, {f.asset_id for f in page.items}),
         total=queries.count_findings(ctx.store, filt),
         chosen=chosen,
         kind=kind,

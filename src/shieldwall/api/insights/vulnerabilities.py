@@ -250,9 +250,9 @@ def vulnerabilities(
                     layers.get(r.rule_id, {}).items(), key=lambda x: (-x[1], x[0][0] if x[0][0] is not None else -1)
                 )[:MAX_DETAILS]
             ),
-            fixed_versions=tuple(
-                dict.fromkeys(f for (_, f), _n in sorted(packages.get(r.rule_id, {}).items()) if f)
-            )[:MAX_DETAILS],
+            fixed_versions=tuple(dict.fromkeys(f for (_, f), _n in sorted(packages.get(r.rule_id, {}).items()) if f))[
+                :MAX_DETAILS
+            ],
         )
         for r in rows
     )
