@@ -33,7 +33,7 @@ def asset_page_data(
         return f"/assets/{asset.id}" + (f"?{query}" if query else "") + f"#{anchor}"
 
     return {
-        "name": name,
+        "display": name,
         "gap": pieces.not_evaluated(store, asset.id),
         "layers": pieces.layer_summaries(store, asset.id),
         "groups": groups,

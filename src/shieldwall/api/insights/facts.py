@@ -3,16 +3,17 @@
 The store keeps prioritisation data (``VulnDetails``: KEV, EPSS, CVSS) and the
 introducing layer inside the finding's ``data`` document, copied there from the
 advisory database when the finding was matched. These helpers read them in the
-database (``json_extract`` on SQLite, ``jsonb`` paths on PostgreSQL) so that
-counting and grouping never loads documents into Python.
+database (``json_extract`` on SQLite, ``json`` paths on PostgreSQL, after
+removing the escaped NUL that fingerprint material holds and PostgreSQL
+refuses) so that counting and grouping never loads documents into Python.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Integer, case, cast, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ColumnElement, Float, Integer, case, cast, func, literal_column
+from sqlalchemy.dialects.postgresql import JSON
 
 from shieldwall.model import Severity
 from shieldwall.store.schema import StoredFinding
@@ -24,8 +25,14 @@ DEFAULT_HIGH_EPSS = 0.1
 def json_value(dialect: str, *keys: str) -> ColumnElement[Any]:
     """The value at ``keys`` in the finding's document: text on PostgreSQL, the JSON scalar on SQLite."""
     if dialect == "postgresql":
-        path: ColumnElement[Any] = cast(StoredFinding.data, JSONB)[keys].astext
-        return path
+        # PostgreSQL's JSON processing refuses the escaped NUL that fingerprint material holds: drop it first.
+        # Constants are SQL literals (the keys are this module's own), so that the same expression in the
+        # select list and in GROUP BY renders the same text.
+        nul: ColumnElement[str] = literal_column("'\\u0000'")
+        path: ColumnElement[str] = literal_column("'{" + ",".join(keys) + "}'")
+        document = cast(func.replace(StoredFinding.data, nul, literal_column("''")), JSON)
+        value: ColumnElement[Any] = document.op("#>>")(path)
+        return value
     return func.json_extract(StoredFinding.data, "$." + ".".join(keys))
 
 
