@@ -235,6 +235,7 @@ class _Group:
     fixed_version: str = ""
     finding_ids: list[int] = field(default_factory=list)
     via: int | None = None
+    via_owner: str = ""
 
 
 def _search_packages(session: Session, query: ComponentQuery, check: RangeCheck) -> tuple[list[_Group], bool]:
@@ -353,7 +354,7 @@ def _container_groups(session: Session, groups: Sequence[_Group]) -> list[_Group
                 _Group(
                     container, env_names.get(container.environment_id, "") if container.environment_id else "",
                     g.name, g.version, g.ecosystem, g.purl, g.in_range, list(g.locations), set(g.layers),
-                    g.advisory, g.status, g.fixed_version, [], via=g.asset.id,
+                    g.advisory, g.status, g.fixed_version, [], via=g.asset.id, via_owner=owner_of(g.asset),
                 )
             )  # fmt: skip
     return out
@@ -413,7 +414,7 @@ def _hit(group: _Group, names: dict[int, AssetName]) -> ComponentHit:
         asset_kind=group.asset.kind,
         digest=name.digest if name else "",
         environment=group.environment,
-        owner=owner_of(group.asset),
+        owner=owner_of(group.asset) or group.via_owner,  # a container: its image's owner unless it names one
         name=group.name,
         version=group.version,
         ecosystem=group.ecosystem,

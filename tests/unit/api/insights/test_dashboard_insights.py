@@ -126,6 +126,7 @@ def test_component_search_by_name_range_purl_and_advisory(
     assert image["location_count"] == 2  # two jars: one row listing both locations
     container = next(h for h in found["items"] if h["asset_kind"] == "container")
     assert container["asset_id"] == estate.container and container["via_image_id"] == estate.app
+    assert container["owner"] == "team-payments"  # the image's owner: the container names none
     # the fixed version is outside the range; without a range both images hold the package
     assert estate.other not in {h["asset_id"] for h in found["items"]}
     every = api.get("/api/v1/components", params={"q": LOG4J_PURL}).json()
