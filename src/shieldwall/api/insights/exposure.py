@@ -2,8 +2,9 @@
 
 Open means open or reopened (what ``GET /api/v1/overview`` counts). For each
 (environment, asset kind) the database returns one row per (severity, finding
-kind) with the counts of fixable, known-exploited (KEV), high-EPSS and new
-findings, so the cost grows with the number of groups, not of findings. Assets
+kind, advisory) with the counts of findings, fixable and new ones; whether an
+advisory is known exploited (KEV) or has a high EPSS is read once per advisory
+(``facts.advisory_facts``), not once per finding. Assets
 whose last scan left packages **not evaluated** (a scan run with
 ``--allow-incomplete-db``) are counted apart: they are never shown as clean.
 """
@@ -15,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, literal_column, select
 
 from shieldwall.api.insights import facts
 from shieldwall.api.insights.names import names_by_id
@@ -133,24 +134,25 @@ def exposure(
     since = now - dt.timedelta(days=1)
     dialect = store.dialect
     is_vuln = StoredFinding.kind == str(FindingKind.VULNERABILITY)
+    rule = case((is_vuln, StoredFinding.rule_id), else_=literal_column("''"))
     query = (
         select(
             Environment.name,
             Asset.kind,
             StoredFinding.severity,
             StoredFinding.kind,
+            rule,
             func.count(),
             func.sum(case((and_(is_vuln, facts.fixable()), 1), else_=0)),
-            func.sum(case((is_vuln, facts.kev_flag(dialect)), else_=0)),
-            func.sum(case((and_(is_vuln, facts.epss(dialect) >= epss_threshold), 1), else_=0)),
             func.sum(case((StoredFinding.first_seen >= since, 1), else_=0)),
         )
         .select_from(StoredFinding)
         .join(Asset, Asset.id == StoredFinding.asset_id)
         .outerjoin(Environment, Environment.id == Asset.environment_id)
         .where(StoredFinding.status.in_(ACTIVE))
-        .group_by(Environment.name, Asset.kind, StoredFinding.severity, StoredFinding.kind)
+        .group_by(Environment.name, Asset.kind, StoredFinding.severity, StoredFinding.kind, rule)
     )
+    advisories = facts.advisory_facts(dialect, lambda stmt: stmt.where(StoredFinding.status.in_(ACTIVE), is_vuln))
     slices: dict[tuple[str, str], Slice] = {}
 
     def slice_of(env: str | None, kind: str) -> Slice:
@@ -158,14 +160,19 @@ def exposure(
         return slices.setdefault(key, Slice(key[0], key[1]))
 
     with store.session() as session:
-        for env, asset_kind, severity, kind, n, fix, kev, high, new in session.execute(query).all():
+        known = {
+            str(r.rule_id): (bool(r.kev), r.epss is not None and float(r.epss) >= epss_threshold)
+            for r in session.execute(select(advisories)).all()
+        }
+        for env, asset_kind, severity, kind, rule_id, n, fix, new in session.execute(query).all():
             item = slice_of(env, asset_kind)
+            kev, high = known.get(str(rule_id), (False, False)) if rule_id else (False, False)
             item.open_total += int(n)
             item.by_severity[str(severity)] = item.by_severity.get(str(severity), 0) + int(n)
             item.by_kind[str(kind)] = item.by_kind.get(str(kind), 0) + int(n)
             item.fixable += int(fix or 0)
-            item.kev += int(kev or 0)
-            item.high_epss += int(high or 0)
+            item.kev += int(n) if kev else 0
+            item.high_epss += int(n) if high else 0
             item.new += int(new or 0)
         for env, asset_kind, n in session.execute(
             select(Environment.name, Asset.kind, func.count())

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, distinct, func, select
+from sqlalchemy import case, distinct, func, select
 
 from shieldwall.api.insights import facts
 from shieldwall.api.queries import ACTIVE, SEVERITY_ORDER, _like
@@ -112,12 +112,8 @@ def _where(stmt: Any, filt: VulnFilter, dialect: str) -> Any:
         stmt = stmt.where(StoredFinding.status.in_(list(filt.statuses)))
     if filt.severities:
         stmt = stmt.where(StoredFinding.severity.in_(list(filt.severities)))
-    if filt.kev is not None:
-        stmt = stmt.where(facts.kev_flag(dialect) == (1 if filt.kev else 0))
     if filt.fixable is not None:
         stmt = stmt.where(facts.fixable() if filt.fixable else StoredFinding.fixed_version == "")
-    if filt.epss_min is not None:
-        stmt = stmt.where(facts.epss(dialect) >= filt.epss_min)
     if filt.environment:
         stmt = stmt.where(Environment.name == filt.environment)
     if filt.asset_kind:
@@ -142,55 +138,71 @@ def _joined(stmt: Any) -> Any:
     )
 
 
-def _order(sort: VulnSort, cols: dict[str, ColumnElement[Any]]) -> list[Any]:
-    epss = func.coalesce(cols["epss"], -1.0)
-    cvss = func.coalesce(cols["cvss"], -1.0)
+def _order(sort: VulnSort, row: Any) -> list[Any]:
+    epss = func.coalesce(row.epss, -1.0)
+    cvss = func.coalesce(row.cvss, -1.0)
     match sort:
         case VulnSort.PRIORITY:
-            keys = [cols["kev"].desc(), cols["rank"].desc(), epss.desc(), cols["assets"].desc()]
+            keys = [row.kev.desc(), row.rank.desc(), epss.desc(), row.assets.desc()]
         case VulnSort.SEVERITY:
-            keys = [cols["rank"].desc(), cvss.desc(), cols["assets"].desc()]
+            keys = [row.rank.desc(), cvss.desc(), row.assets.desc()]
         case VulnSort.ASSETS:
-            keys = [cols["assets"].desc(), cols["rank"].desc()]
+            keys = [row.assets.desc(), row.rank.desc()]
         case VulnSort.CVSS:
-            keys = [cvss.desc(), cols["rank"].desc()]
+            keys = [cvss.desc(), row.rank.desc()]
         case VulnSort.EPSS:
-            keys = [epss.desc(), cols["rank"].desc()]
+            keys = [epss.desc(), row.rank.desc()]
         case VulnSort.ID:
             keys = []
-    return [*keys, StoredFinding.rule_id.asc()]
+    return [*keys, row.rule_id.asc()]
 
 
 def vulnerabilities(
     store: Store, filt: VulnFilter, *, sort: VulnSort = VulnSort.PRIORITY, page: int = 1, per_page: int = PAGE
 ) -> VulnPage:
-    """One page of advisories (one row per rule ID) matching ``filt``, with the totals of the whole set."""
+    """One page of advisories (one row per rule ID) matching ``filt``, with the totals of the whole set.
+
+    Severity, counts and fix state are aggregated over the matching findings;
+    KEV, EPSS and CVSS are the advisory's (``facts.advisory_facts``), and the KEV
+    and EPSS filters select advisories.
+    """
     dialect = store.dialect
     per_page = max(1, min(per_page, 500))
-    cols: dict[str, ColumnElement[Any]] = {
-        "rank": func.max(facts.severity_rank()),
-        "assets": func.count(distinct(StoredFinding.asset_id)),
-        "findings": func.count(),
-        "fixable": func.sum(case((facts.fixable(), 1), else_=0)),
-        "cvss": func.max(facts.cvss(dialect)),
-        "epss": func.max(facts.epss(dialect)),
-        "kev": func.max(facts.kev_flag(dialect)),
-        "title": func.min(StoredFinding.title),
-    }
-    grouped = _where(
-        _joined(select(StoredFinding.rule_id, *(c.label(k) for k, c in cols.items()))), filt, dialect
-    ).group_by(StoredFinding.rule_id)
-    totals = _where(
-        _joined(select(func.count(distinct(StoredFinding.rule_id)), func.count(), func.count(distinct(Asset.id)))),
-        filt,
-        dialect,
+    grouped = (
+        _where(
+            _joined(
+                select(
+                    StoredFinding.rule_id.label("rule_id"),
+                    func.max(facts.severity_rank()).label("rank"),
+                    func.count(distinct(StoredFinding.asset_id)).label("assets"),
+                    func.count().label("findings"),
+                    func.sum(case((facts.fixable(), 1), else_=0)).label("fixable"),
+                    func.min(StoredFinding.title).label("title"),
+                )
+            ),
+            filt,
+            dialect,
+        )
+        .group_by(StoredFinding.rule_id)
+        .subquery("grouped")
     )
+    known = facts.advisory_facts(dialect, lambda stmt: _where(_joined(stmt), filt, dialect))
+    rows_q = select(grouped, known.c.kev, known.c.epss, known.c.cvss).join(known, known.c.rule_id == grouped.c.rule_id)
+    if filt.kev is not None:
+        rows_q = rows_q.where(known.c.kev == (1 if filt.kev else 0))
+    if filt.epss_min is not None:
+        rows_q = rows_q.where(known.c.epss >= filt.epss_min)
+    chosen = rows_q.subquery("chosen")
     with store.session() as session:
-        n_vulns, n_findings, n_assets = session.execute(totals).one()
+        n_vulns, n_findings = session.execute(select(func.count(), func.coalesce(func.sum(chosen.c.findings), 0))).one()
+        assets_q = _where(_joined(select(func.count(distinct(StoredFinding.asset_id)))), filt, dialect)
+        if filt.kev is not None or filt.epss_min is not None:
+            assets_q = assets_q.where(StoredFinding.rule_id.in_(select(chosen.c.rule_id)))
+        n_assets = session.scalar(assets_q)
         pages = max(1, -(-int(n_vulns or 0) // per_page))
         page = max(1, min(page, pages))
         rows = session.execute(
-            grouped.order_by(*_order(sort, cols)).limit(per_page).offset((page - 1) * per_page)
+            select(chosen).order_by(*_order(sort, chosen.c)).limit(per_page).offset((page - 1) * per_page)
         ).all()
         rule_ids = [r.rule_id for r in rows]
         details = (
