@@ -244,3 +244,18 @@ def test_relative_times() -> None:
     html = str(ago("2026-01-10T09:00:00+00:00", now))
     assert 'title="2026-01-10 09:00:00 UTC"' in html and ">3 h ago<" in html
     assert str(ago("<b>", now)) == "&lt;b&gt;"
+
+
+def test_an_asset_page_does_not_grow_with_its_inventory(
+    store: Store, estate: Estate, client: tuple[TestClient, TestClient]
+) -> None:
+    from helpers.store_data import image_result, pypi
+    from shieldwall.store.records import record_scan
+
+    big = record_scan(store, image_result("f0", tuple(pypi(f"big{i:04d}", "1.0") for i in range(1500)))).asset_id
+    _, browser = client
+    small_html = browser.get(f"/assets/{estate.other}").text  # 2 packages
+    big_html = browser.get(f"/assets/{big}").text  # 1,500 packages
+    assert int(by_id(big_html, "inventory-total")) == 1500
+    assert big_html.count('title="pkg:pypi/big') == 50  # one page of the inventory, not all of it
+    assert len(big_html) < len(small_html) + 50 * 1200  # at most one page of rows more than a tiny image
