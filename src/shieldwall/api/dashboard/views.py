@@ -235,18 +235,33 @@ def overview_page(request: Request) -> Response:
 
 
 @router.get("/assets", response_class=HTMLResponse)
-def assets_page(request: Request, environment: Annotated[str, Query(max_length=128)] = "") -> Response:
-    """Every asset with its tags, environment and counts."""
+def assets_page(
+    request: Request,
+    environment: Annotated[str, Query(max_length=128)] = "",
+    kind: Annotated[str, Query(max_length=16)] = "",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> Response:
+    """Assets with their tags, environment and counts, newest first, 50 a page."""
     ctx = context(request)
     viewer = _viewer(request, ctx)
-    views = list_assets(ctx.store, environment=environment)
+    views = list_assets(ctx.store, environment=environment, kind=kind)
+    pages = max(1, -(-len(views) // PAGE))
+    page = min(page, pages)
+    shown = views[(page - 1) * PAGE : page * PAGE]
+    query = urllib.parse.urlencode([(k, v) for k, v in (("environment", environment), ("kind", kind)) if v])
     return _render(
         request,
         "assets.html.j2",
         viewer,
-        assets=views,
-        names=display_names(ctx.store, [v.id for v in views]),
+        assets=shown,
+        total=len(views),
+        page=page,
+        pages=pages,
+        prev_url=f"/assets?{query}&page={page - 1}" if page > 1 else "",
+        next_url=f"/assets?{query}&page={page + 1}" if page < pages else "",
+        names=display_names(ctx.store, [v.id for v in shown]),
         environment=environment,
+        kind=kind,
         environments=queries.environments(ctx.store),
     )
 

@@ -259,3 +259,22 @@ def test_an_asset_page_does_not_grow_with_its_inventory(
     assert int(by_id(big_html, "inventory-total")) == 1500
     assert big_html.count('title="pkg:pypi/big') == 50  # one page of the inventory, not all of it
     assert len(big_html) < len(small_html) + 50 * 1200  # at most one page of rows more than a tiny image
+
+
+def test_the_asset_list_is_paginated_and_filtered_by_kind(
+    store: Store, estate: Estate, client: tuple[TestClient, TestClient]
+) -> None:
+    from helpers.store_data import image_result, pypi
+    from shieldwall.store.records import record_scan
+
+    for i in range(50):
+        record_scan(store, image_result(f"{i + 16:02x}", (pypi("x", "1.0"),), repository=f"registry.test/r{i}"))
+    api, browser = client
+    every = api.get("/api/v1/assets").json()
+    first = browser.get("/assets").text
+    assert int(by_id(first, "assets-count")) == len(every) == 55
+    assert first.count('<tr class="asset') == 50
+    second = browser.get("/assets?page=2").text
+    assert second.count('<tr class="asset') == len(every) - 50
+    hosts = browser.get("/assets?kind=host").text
+    assert int(by_id(hosts, "assets-count")) == 1 and f'data-asset-id="{estate.host}"' in hosts
