@@ -1,13 +1,18 @@
-"""What the asset page shows besides the asset itself: bounded pieces and the links between their pages."""
+"""Bounded pieces of the asset page and of the grouped findings list, and the links between their pages."""
 
 from __future__ import annotations
 
 import urllib.parse
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import Response
+
+from shieldwall.api.context import context
 from shieldwall.api.insights import asset_page as pieces
+from shieldwall.api.insights.finding_groups import grouped_findings
 from shieldwall.api.insights.names import names_by_id
-from shieldwall.api.queries import ACTIVE, AssetDetail
+from shieldwall.api.queries import ACTIVE, AssetDetail, FindingFilter, count_findings
 from shieldwall.store import Store
 
 
@@ -58,3 +63,23 @@ def display_names(store: Store, asset_ids: Any) -> dict[int, Any]:
     """``AssetName`` (``registry/repo:tag`` and digest) of each asset ID, for templates."""
     with store.session() as session:
         return dict(names_by_id(session, asset_ids))
+
+
+def grouped_findings_page(request: Request, viewer: Any, filt: FindingFilter, base: str, page: int) -> Response:
+    """``/findings?group=files``: the same filters, one row per finding found in several files."""
+    from shieldwall.api.dashboard.views import _render
+
+    ctx = context(request)
+    groups = grouped_findings(ctx.store, filt, page=page)
+    link = f"/findings?{base}&group=files&gpage="
+    return _render(
+        request,
+        "findings_grouped.html.j2",
+        viewer,
+        groups=groups,
+        total=count_findings(ctx.store, filt),
+        names=display_names(ctx.store, {g.asset_id for g in groups.items}),
+        ungrouped_url=f"/findings?{base}",
+        prev_url=f"{link}{groups.page - 1}" if groups.page > 1 else "",
+        next_url=f"{link}{groups.page + 1}" if groups.page < groups.pages else "",
+    )

@@ -27,7 +27,7 @@ from shieldwall.api import queries
 from shieldwall.api.auth import check_rate
 from shieldwall.api.compliance_html import render_compliance_html
 from shieldwall.api.context import AppContext, context
-from shieldwall.api.dashboard.asset_links import asset_page_data, display_names
+from shieldwall.api.dashboard.asset_links import asset_page_data, display_names, grouped_findings_page
 from shieldwall.api.dashboard.charts import COLOURS, bar_chart, trend_chart
 from shieldwall.api.dashboard.timefmt import ago
 from shieldwall.api.routes.admin import db_status
@@ -328,8 +328,10 @@ def findings_page(
     q: Annotated[str, Query(max_length=200)] = "",
     sort: Annotated[str, Query(max_length=20)] = "severity",
     cursor: Annotated[str, Query(max_length=512)] = "",
+    group: Annotated[str, Query(max_length=16)] = "",
+    gpage: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
-    """Filter and search findings; one page at a time."""
+    """Filter and search findings; one page at a time (``group=files``: one row per finding found in many files)."""
     ctx = context(request)
     viewer = _viewer(request, ctx)
     chosen = [s for s in severity if s in SEVERITIES]
@@ -346,6 +348,8 @@ def findings_page(
         (k, v) for k, v in (("kind", kind), ("status", status), ("asset_id", asset_id), ("q", q), ("sort", order)) if v
     ]
     base = urllib.parse.urlencode(params)
+    if group == "files":
+        return grouped_findings_page(request, viewer, filt, base, gpage)
     return _render(
         request,
         "findings.html.j2",

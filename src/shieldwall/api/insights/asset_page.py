@@ -78,6 +78,7 @@ class FindingGroup:
     first_id: int
     locations: tuple[str, ...] = ()
     finding_ids: tuple[int, ...] = ()
+    asset_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -278,3 +278,16 @@ def test_the_asset_list_is_paginated_and_filtered_by_kind(
     assert second.count('<tr class="asset') == len(every) - 50
     hosts = browser.get("/assets?kind=host").text
     assert int(by_id(hosts, "assets-count")) == 1 and f'data-asset-id="{estate.host}"' in hosts
+
+
+def test_findings_grouped_by_file_location(estate: Estate, client: tuple[TestClient, TestClient]) -> None:
+    api, browser = client
+    listed = api.get("/api/v1/findings", params={"status": "active", "limit": 500}).json()
+    html = browser.get("/findings?status=active&group=files").text
+    assert int(by_id(html, "findings-total")) == listed["total"]
+    rows = re.findall(r'<tr class="finding-group" data-rule="([^"]+)" data-asset-id="(\d+)" data-count="(\d+)"', html)
+    assert sum(int(n) for _, _, n in rows) == listed["total"]  # every finding in exactly one row
+    log4j = [r for r in rows if r[0] == LOG4J_CVE]
+    assert log4j == [(LOG4J_CVE, str(estate.app), "2")]  # the two jars: one row
+    assert int(by_id(html, "group-total")) == len(rows) == listed["total"] - 1
+    assert "/app/lib/log4j-core-2.14.1.jar" in html and "/app/plugins/log4j-core-2.14.1.jar" in html
