@@ -218,3 +218,22 @@ def test_an_image_page_stays_small(page: Page, seeded: Seeded, estate: Estate) -
     p.goto(f"/assets/{estate.partial}")
     assert "not checked for vulnerabilities" in p.inner_text("#asset-not-evaluated")
     shot(p, "asset-not-evaluated")
+
+
+def test_findings_found_in_several_files_are_one_row(page: Page, seeded: Seeded, estate: Estate) -> None:
+    p = page
+    p.click("nav >> text=Findings")
+    with p.expect_navigation():
+        p.click("#group-by-files")
+    assert "group=files" in p.url
+    with api(seeded) as client:
+        total = client.get("/api/v1/findings", params={"status": "active"}).json()["total"]
+    assert number(p, "#findings-total") == total
+    rows = p.locator("#grouped-findings-table tr.finding-group")
+    assert p.locator("#grouped-findings-table ~ .pager a[rel=next]").count() == 0  # one page holds them all here
+    assert sum(int(r.get_attribute("data-count") or 0) for r in rows.all()) == total  # each finding in one row
+    assert rows.count() < total
+    log4j = p.locator(f'#grouped-findings-table tr.finding-group[data-rule="{LOG4J_CVE}"]')
+    assert log4j.count() == 1 and int(log4j.get_attribute("data-count") or 0) == 2
+    assert "/app/plugins/log4j-core-2.14.1.jar" in log4j.inner_text()
+    shot(p, "findings-grouped")
