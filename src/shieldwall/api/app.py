@@ -34,6 +34,7 @@ from shieldwall.api.routes import (
     compliance,
     fim,
     findings,
+    insights,
     ips,
     scans,
     tasks,
@@ -111,15 +112,18 @@ def create_app(
     api = APIRouter(prefix=API_PREFIX, responses=AUTH_ERRORS)
     for module in (scans, findings, assets, compliance, audit, admin, fim, tasks, ips, agents, agent_protocol):
         api.include_router(module.router)
+    api.include_router(insights.router)  # exposure, components, vulnerabilities (dashboard: exposure pages)
     app.include_router(api)
     app.include_router(_service_router())
     if dashboard:
         from shieldwall.api.dashboard import fleet, views
+        from shieldwall.api.dashboard import insights as insights_pages
         from shieldwall.api.dashboard import ips as ips_page
 
         views.install(app)
         fleet.install(app)
         ips_page.install(app)
+        insights_pages.install(app)
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(NulGuard)

@@ -27,7 +27,9 @@ from shieldwall.api import queries
 from shieldwall.api.auth import check_rate
 from shieldwall.api.compliance_html import render_compliance_html
 from shieldwall.api.context import AppContext, context
+from shieldwall.api.dashboard.asset_links import asset_page_data, display_names, grouped_findings_page
 from shieldwall.api.dashboard.charts import COLOURS, bar_chart, trend_chart
+from shieldwall.api.dashboard.timefmt import ago
 from shieldwall.api.routes.admin import db_status
 from shieldwall.api.routes.common import MAX_ID, IdPath
 from shieldwall.api.routes.findings import create_exception, finding_filter
@@ -66,6 +68,7 @@ def _environment() -> Environment:
     )
     env.globals.update(version=__version__, colours=COLOURS, severities=SEVERITIES, kinds=KINDS)
     env.filters["age"] = _age
+    env.filters["ago"] = ago  # "3 h ago" with the exact time on hover (dashboard/timefmt.py)
     env.filters["short"] = lambda text, n=16: text if len(str(text)) <= n else str(text)[: n - 1] + "…"
     return env
 
@@ -232,37 +235,65 @@ def overview_page(request: Request) -> Response:
 
 
 @router.get("/assets", response_class=HTMLResponse)
-def assets_page(request: Request, environment: Annotated[str, Query(max_length=128)] = "") -> Response:
-    """Every asset with its tags, environment and counts."""
+def assets_page(
+    request: Request,
+    environment: Annotated[str, Query(max_length=128)] = "",
+    kind: Annotated[str, Query(max_length=16)] = "",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> Response:
+    """Assets with their tags, environment and counts, newest first, 50 a page."""
     ctx = context(request)
     viewer = _viewer(request, ctx)
-    views = list_assets(ctx.store, environment=environment)
+    views = list_assets(ctx.store, environment=environment, kind=kind)
+    pages = max(1, -(-len(views) // PAGE))
+    page = min(page, pages)
+    shown = views[(page - 1) * PAGE : page * PAGE]
+    query = urllib.parse.urlencode([(k, v) for k, v in (("environment", environment), ("kind", kind)) if v])
     return _render(
         request,
         "assets.html.j2",
         viewer,
-        assets=views,
+        assets=shown,
+        total=len(views),
+        page=page,
+        pages=pages,
+        prev_url=f"/assets?{query}&page={page - 1}" if page > 1 else "",
+        next_url=f"/assets?{query}&page={page + 1}" if page < pages else "",
+        names=display_names(ctx.store, [v.id for v in shown]),
         environment=environment,
+        kind=kind,
         environments=queries.environments(ctx.store),
     )
 
 
 @router.get("/assets/{asset_id}", response_class=HTMLResponse)
-def asset_page(request: Request, asset_id: IdPath) -> Response:
-    """One asset: tags, layers with what each introduced, inventory, drift, scan history."""
+def asset_page(
+    request: Request,
+    asset_id: IdPath,
+    pkg_q: Annotated[str, Query(max_length=200)] = "",
+    pkg_page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    layer: Annotated[int | None, Query(ge=-1, le=10_000)] = None,
+    f_page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    f_status: Annotated[str, Query(max_length=16)] = "active",
+) -> Response:
+    """One asset in bounded pieces (``api/insights/asset_page``): layer counts, a page of grouped findings,
+    a page of inventory, drift, scan history; what the last scan did not evaluate is shown as such."""
     ctx = context(request)
     viewer = _viewer(request, ctx)
     asset = _get(lambda: queries.asset_detail(ctx.store, asset_id))
+    data = asset_page_data(
+        ctx.store, asset, pkg_q=pkg_q, pkg_page=pkg_page, layer=layer, f_page=f_page, f_status=f_status
+    )
     return _render(
         request,
         "asset.html.j2",
         viewer,
         asset=asset,
-        layers=queries.asset_layers(ctx.store, asset_id),
-        drift=queries.scan_drift(ctx.store, asset_id),
+        drift=queries.scan_drift(ctx.store, asset_id)[:20],
         severity_chart=bar_chart(
             {s: asset.findings_by_severity.get(s, 0) for s in SEVERITIES}, COLOURS, width=320, label_width=90
         ),
+        **data,
     )
 
 
@@ -297,8 +328,10 @@ def findings_page(
     q: Annotated[str, Query(max_length=200)] = "",
     sort: Annotated[str, Query(max_length=20)] = "severity",
     cursor: Annotated[str, Query(max_length=512)] = "",
+    group: Annotated[str, Query(max_length=16)] = "",
+    gpage: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
-    """Filter and search findings; one page at a time."""
+    """Filter and search findings; one page at a time (``group=files``: one row per finding found in many files)."""
     ctx = context(request)
     viewer = _viewer(request, ctx)
     chosen = [s for s in severity if s in SEVERITIES]
@@ -315,11 +348,14 @@ def findings_page(
         (k, v) for k, v in (("kind", kind), ("status", status), ("asset_id", asset_id), ("q", q), ("sort", order)) if v
     ]
     base = urllib.parse.urlencode(params)
+    if group == "files":
+        return grouped_findings_page(request, viewer, filt, base, gpage)
     return _render(
         request,
         "findings.html.j2",
         viewer,
         page=page,
+        names=display_names(ctx.store, {f.asset_id for f in page.items}),
         total=queries.count_findings(ctx.store, filt),
         chosen=chosen,
         kind=kind,

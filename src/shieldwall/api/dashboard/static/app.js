@@ -31,5 +31,17 @@
     document.querySelectorAll("details").forEach(function (d) { d.setAttribute("open", ""); });
   });
 
+  // <button class="copy" data-copy="TEXT">: copy TEXT (an image digest) to the clipboard.
+  document.querySelectorAll("button.copy[data-copy]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var text = button.getAttribute("data-copy");
+      if (!navigator.clipboard) { window.prompt("Copy:", text); return; }
+      navigator.clipboard.writeText(text).then(function () {
+        button.textContent = "copied";
+        window.setTimeout(function () { button.textContent = "copy digest"; }, 1500);
+      }, function () { window.prompt("Copy:", text); });
+    });
+  });
+
   document.body.setAttribute("data-ready", "true");
 })();
