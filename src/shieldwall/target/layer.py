@@ -32,6 +32,7 @@ class BlobLayer:
         content_addressed: bool = False,
         blob_key: str = "",
         read_order: int = 0,
+        portable: Callable[[], BinaryIO] | None = None,
     ) -> None:
         self.ref = ref
         self.cache_key = ref.digest
@@ -42,10 +43,31 @@ class BlobLayer:
         self._label = label or f"layer {ref.index} ({ref.digest[:19]})"
         self.blob_key = blob_key
         self.read_order = read_order
+        self._portable = portable
         """Position of the bytes in their archive: the scan reads layers in this order, merges in layer order."""
         """Names the stored bytes (archive member, blob path or digest): equal keys are the same bytes."""
         self.read_blob_digest = ""
         """The SHA-256 of the stored bytes, set after a walk verified the layer completely."""
+
+    def detached(self) -> BlobLayer | None:
+        """A copy that a worker process can walk (it pickles), or None when the bytes cannot be reopened there.
+
+        The copy verifies the same digests as this layer: a worker trusts
+        nothing the parent did not also check.
+        """
+        if self._portable is None:
+            return None
+        return BlobLayer(
+            self.ref,
+            self._portable,
+            self._limits,
+            blob_digest=self._blob_digest,
+            label=self._label,
+            content_addressed=self._content_addressed,
+            blob_key=self.blob_key,
+            read_order=self.read_order,
+            portable=self._portable,
+        )
 
     def cache_identity(self) -> str:
         """The digest of the bytes this layer really ships, to check a cached result against.
