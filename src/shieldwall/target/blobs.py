@@ -88,10 +88,26 @@ class RangeReader(io.RawIOBase):
     def __init__(self, path: Path, offset: int, size: int) -> None:
         self._file = path.open("rb")
         self._file.seek(offset)
+        self._base = offset
+        self._size = size
         self._left = size
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        current = self._size - self._left
+        target = {0: pos, 1: current + pos, 2: self._size + pos}[whence]
+        target = max(0, min(target, self._size))
+        self._file.seek(self._base + target)
+        self._left = self._size - target
+        return target
+
+    def tell(self) -> int:
+        return self._size - self._left
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         if self._left <= 0:

@@ -55,6 +55,8 @@ class Entry:
     mode: int = 0o644
     link: str = ""
     read: Callable[[], bytes] = _no_content
+    offset: int = -1
+    """Where a regular file's data starts in the uncompressed layer (-1: not from a tar stream)."""
 
 
 def classify_name(path: str) -> tuple[EntryKind | None, str]:
@@ -102,6 +104,7 @@ def walk_tar_stream(stream: BinaryIO, limits: Limits, label: str) -> Iterator[En
                     member.size,
                     member.mode,
                     read=_member_reader(tar, member, limits, path, label),
+                    offset=member.offset_data,
                 )
             elif member.isdir():
                 yield Entry(path, EntryKind.DIR, 0, member.mode)

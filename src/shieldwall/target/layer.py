@@ -7,7 +7,7 @@ import io
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from shieldwall.errors import CorruptInputError
+from shieldwall.errors import CorruptInputError, FileTooLargeError
 from shieldwall.model import LayerRef
 from shieldwall.target.entries import Entry, walk_tar_stream
 from shieldwall.target.limits import Limits
@@ -44,6 +44,7 @@ class BlobLayer:
         self.blob_key = blob_key
         self.read_order = read_order
         self._portable = portable
+        self._plain = False
         """Position of the bytes in their archive: the scan reads layers in this order, merges in layer order."""
         """Names the stored bytes (archive member, blob path or digest): equal keys are the same bytes."""
         self.read_blob_digest = ""
@@ -68,6 +69,29 @@ class BlobLayer:
             read_order=self.read_order,
             portable=self._portable,
         )
+
+    def read_at(self, offset: int, size: int) -> bytes | None:
+        """``size`` bytes at ``offset`` of the uncompressed layer, read again from the stored blob.
+
+        Only while a walk of an uncompressed blob is under way (a hard link's
+        target, met earlier in the same walk, is read again instead of being
+        kept in memory); None otherwise, or when the blob cannot seek.
+        """
+        if not self._plain:
+            return None
+        if size > self._limits.max_file_bytes:
+            raise FileTooLargeError(f"{size} bytes is above the per-file limit")
+        raw = self._opener()
+        try:
+            if not raw.seekable():
+                return None
+            raw.seek(offset)
+            data = raw.read(size)
+        finally:
+            raw.close()
+        if len(data) != size:
+            raise CorruptInputError(f"{self._label}: truncated member at offset {offset}")
+        return data
 
     def cache_identity(self) -> str:
         """The digest of the bytes this layer really ships, to check a cached result against.
@@ -94,6 +118,7 @@ class BlobLayer:
         try:
             verify_blob = self._blob_digest.startswith("sha256:")
             stream, compressed = open_layer(raw, self._limits, self._label, hash_compressed=True)
+            self._plain = stream.plain
             buffered = io.BufferedReader(stream, buffer_size=1 << 20)
             yield from walk_tar_stream(buffered, self._limits, self._label)
             while stream.read(1 << 20):

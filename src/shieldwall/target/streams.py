@@ -73,6 +73,8 @@ class GuardedReader(io.RawIOBase):
         self._label = label
         self.count = 0
         self._hash = None if same_bytes else hashlib.sha256()
+        self.plain = False
+        """The layer is not compressed: its offsets are offsets into the stored blob."""
 
     def readable(self) -> bool:
         return True
@@ -166,5 +168,7 @@ def open_layer(
         inner = zstandard.ZstdDecompressor().stream_reader(prefixed, read_across_frames=True)
     else:
         inner = prefixed
-        return GuardedReader(inner, compressed, limits, label, same_bytes=hash_compressed), compressed
+        guarded = GuardedReader(inner, compressed, limits, label, same_bytes=hash_compressed)
+        guarded.plain = True
+        return guarded, compressed
     return GuardedReader(inner, compressed, limits, label), compressed

@@ -303,3 +303,17 @@ def test_cached_layers_are_not_analysed_again_and_workers_fill_the_cache() -> No
     for layer in again:
         layer.cache_key = layer.ref.digest
     assert _run(again, 2, cache) == first
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_a_hard_link_in_the_same_layer_is_analysed_with_its_target_bytes(tmp_path: Path, compression: str) -> None:
+    """Uncompressed layers read the target again (nothing kept in memory); compressed ones keep its bytes."""
+    layers = [{"/opt/real.pkglist": b"real 1\n", "/opt/alias.pkglist": Hardlink("/opt/real.pkglist")}]
+    layout = build_oci_layout(tmp_path / "layout", layers=layers, compression=compression)  # type: ignore[arg-type]
+    results = []
+    for parallel in (1, 2):
+        options = ScanOptions(use_cache=False, analyzers=(), extra_analyzers=(PkgListAnalyzer(),), parallel=parallel)
+        results.append(scan_target(f"oci:{layout}", options))
+    (package,) = results[0].packages
+    assert sorted(loc.path for loc in package.locations) == ["/opt/alias.pkglist", "/opt/real.pkglist"]
+    _assert_same(results[0], results[1])
