@@ -9,8 +9,9 @@ must be on PATH or in the interpreter's bin directory. From the repository root:
 For the docker-archive and the OCI layout, each repetition runs, interleaved:
 
 - full scan, cold: ``shieldwall scan`` (every scanner; ``--parallel 1`` = the
-  serial path of before, and the default ``--parallel`` = CPU count) in an empty
-  cache directory, against ``trivy image --scanners secret,misconfig
+  serial path, and the default ``--parallel`` = CPU count) with no layer result
+  cached (the compiled YARA and secret rules are, as an installed scanner has
+  them; trivy's checks are built in), against ``trivy image --scanners secret,misconfig
   --list-all-pkgs`` with ``--cache-backend memory`` (trivy cannot match offline:
   packages, secrets and misconfiguration only);
 - inventory only, cold: ``shieldwall sbom`` vs trivy (CycloneDX) vs syft;
@@ -22,7 +23,8 @@ Shieldwall matches against an advisory database imported (untimed, once) from
 (user+system of the process and its children), peak RSS of the largest process
 and of the whole process tree (sampled every 50 ms), and the peak summed PSS
 of the tree (shared pages of forked workers counted once) are recorded; the
-report gives medians and the ratios issue #18 asks for.
+report gives medians and the ratios issue #18 asks for. ``--baseline REV``
+also runs the full cold scan with ``git archive REV src`` (the code before).
 """
 
 from __future__ import annotations
@@ -158,8 +160,16 @@ def _exe(name: str) -> str:
 class Bench:
     """Commands and environments of every case, in scratch directories."""
 
-    def __init__(self, scratch: Path) -> None:
+    def __init__(self, scratch: Path, baseline: str = "") -> None:
         self.scratch = scratch
+        self.baseline = baseline
+        self.baseline_src = scratch / "baseline-src"
+        if baseline:  # the code before this work, to compare memory and time with "today's"
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", baseline, "src"], capture_output=True, check=True
+            )
+            self.baseline_src.mkdir()
+            subprocess.run(["tar", "-x", "-C", str(self.baseline_src)], input=archive.stdout, check=True)
         self.trivy = _exe("trivy")
         self.syft = _exe("syft")
         self.shieldwall = [sys.executable, "-m", "shieldwall"]
@@ -186,16 +196,35 @@ class Bench:
                 continue
             subprocess.run([*self.shieldwall, "db", "import", "-q", str(feed)], env=self.env(), check=True)
 
+    def compile_rules(self, ref: str) -> None:
+        """One untimed scan without the layer cache: what it leaves are the compiled YARA and secret rules."""
+        template = self.scratch / "rules-template"
+        cmd = [*self.shieldwall, "scan", ref, "-q", "--no-cache", "-o", f"json={self.scratch / 'warmup.json'}"]
+        subprocess.run(cmd, env=self.env(SHIELDWALL_CACHE_DIR=str(template)), check=True)
+        assert not (template / "layers").exists(), "the rules template must hold no layer results"
+
     def fresh(self, name: str) -> Path:
+        """An empty layer cache (compiled rules copied in, as an installed scanner has them)."""
         path = self.scratch / name
         shutil.rmtree(path, ignore_errors=True)
-        path.mkdir(parents=True)
+        template = self.scratch / "rules-template"
+        if template.exists() and name.startswith("sw-"):
+            shutil.copytree(template, path)
+        else:
+            path.mkdir(parents=True)
         return path
 
     def shieldwall_scan(self, ref: str, cache: Path, parallel: int) -> Run:
         out = self.scratch / "out-sw.json"
         cmd = [*self.shieldwall, "scan", ref, "-q", "-o", f"json={out}", "--parallel", str(parallel)]
         return measure(cmd, self.env(SHIELDWALL_CACHE_DIR=str(cache)), self.log)
+
+    def baseline_scan(self, ref: str, cache: Path) -> Run:
+        """The same full scan with the code of ``--baseline`` (no --parallel there: serial)."""
+        out = self.scratch / "out-sw-baseline.json"
+        cmd = [*self.shieldwall, "scan", ref, "-q", "-o", f"json={out}"]
+        env = self.env(SHIELDWALL_CACHE_DIR=str(cache), PYTHONPATH=str(self.baseline_src / "src"))
+        return measure(cmd, env, self.log)
 
     def shieldwall_sbom(self, ref: str, cache: Path) -> Run:
         out = self.scratch / "out-sw.cdx.json"
@@ -246,7 +275,12 @@ def cases(bench: Bench, kind: str, path: Path) -> list[Case]:
         shutil.rmtree(trivy_warm, ignore_errors=True)
         return bench.trivy_scan(path, trivy_warm)
 
+    before: list[Case] = []
+    if bench.baseline:
+        label = f"shieldwall full cold, before ({bench.baseline})"
+        before.append((label, lambda: bench.baseline_scan(ref, bench.fresh(f"sw-base-{kind}"))))
     return [
+        *before,
         ("shieldwall full cold --parallel 1", lambda: sw_cold(1)),
         (f"shieldwall full cold --parallel {n}", lambda: sw_cold(n)),
         ("trivy full cold", lambda: bench.trivy_scan(path, None)),
@@ -323,6 +357,27 @@ def report(results: dict[tuple[str, str], list[Run]], bench: Bench, repeat: int,
                 ratio(kind, f"shieldwall full cold {par}", "shieldwall full cold --parallel 1", "tree_pss_mb"),
                 1.2,
             ),
+            *(
+                []
+                if not bench.baseline
+                else [
+                    (
+                        f"peak tree PSS {par} vs before ({bench.baseline})",
+                        ratio(
+                            kind,
+                            f"shieldwall full cold {par}",
+                            f"shieldwall full cold, before ({bench.baseline})",
+                            "tree_pss_mb",
+                        ),
+                        1.2,
+                    ),
+                    (
+                        f"full scan cold, wall {par} vs before ({bench.baseline})",
+                        ratio(kind, f"shieldwall full cold {par}", f"shieldwall full cold, before ({bench.baseline})"),
+                        None,
+                    ),
+                ]
+            ),
             (
                 f"peak tree RSS {par} vs --parallel 1",
                 ratio(kind, f"shieldwall full cold {par}", "shieldwall full cold --parallel 1", "tree_rss_mb"),
@@ -343,15 +398,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--write-results", type=Path, default=None)
     parser.add_argument("--targets", default="docker-archive,oci", help="comma-separated: docker-archive,oci")
+    parser.add_argument("--baseline", default="", help="a git revision whose src/ also runs the full cold scan")
     args = parser.parse_args(args_list)
     paths = {k: IMAGE_DIR / TARGETS[k] for k in args.targets.split(",")}
     missing = [str(p) for p in paths.values() if not p.exists()]
     if missing:
         raise SystemExit(f"build the image first (as root: benchmarks/build_image.py): missing {', '.join(missing)}")
     with tempfile.TemporaryDirectory(prefix="sw-perf-") as tmp:
-        bench = Bench(Path(tmp))
+        bench = Bench(Path(tmp), args.baseline)
         print("importing the advisory database (not timed)...", file=sys.stderr)
         bench.import_db()
+        print("compiling the rules once (not timed)...", file=sys.stderr)
+        bench.compile_rules(f"{next(iter(paths))}:{next(iter(paths.values()))}")
         load_before = " / ".join(f"{x:.2f}" for x in os.getloadavg())
         results: dict[tuple[str, str], list[Run]] = defaultdict(list)
         for rep in range(args.repeat):
