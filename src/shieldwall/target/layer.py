@@ -73,15 +73,18 @@ class BlobLayer:
     def read_at(self, offset: int, size: int) -> bytes | None:
         """``size`` bytes at ``offset`` of the uncompressed layer, read again from the stored blob.
 
-        Only while a walk of an uncompressed blob is under way (a hard link's
-        target, met earlier in the same walk, is read again instead of being
-        kept in memory); None otherwise, or when the blob cannot seek.
+        Only while a walk of an uncompressed blob is under way, and only when
+        the blob can be opened cheaply at any offset (a file, or a range of an
+        uncompressed archive: the portable opener), never a registry download
+        or a compressed archive read again from its start. A hard link's
+        target, met earlier in the same walk, is then read again instead of
+        being kept in memory. None otherwise.
         """
-        if not self._plain:
+        if not self._plain or self._portable is None:
             return None
         if size > self._limits.max_file_bytes:
             raise FileTooLargeError(f"{size} bytes is above the per-file limit")
-        raw = self._opener()
+        raw = self._portable()
         try:
             if not raw.seekable():
                 return None

@@ -317,3 +317,29 @@ def test_a_hard_link_in_the_same_layer_is_analysed_with_its_target_bytes(tmp_pat
     (package,) = results[0].packages
     assert sorted(loc.path for loc in package.locations) == ["/opt/alias.pkglist", "/opt/real.pkglist"]
     _assert_same(results[0], results[1])
+
+
+def test_a_gzipped_docker_archive_is_scanned_serially_with_the_same_result(tmp_path: Path) -> None:
+    """``docker save | gzip``: a layer cannot be reopened from the middle, so no worker gets one."""
+    import gzip
+    import shutil
+
+    layers = [
+        {"/a.pkglist": b"a 1\n", "/b.pkglist": Hardlink("/a.pkglist")},
+        {"/c.pkglist": b"c 2\n"},
+    ]
+    plain = build_docker_archive(tmp_path / "i.tar", layers)
+    packed = tmp_path / "i.tar.gz"
+    with plain.open("rb") as src, gzip.open(packed, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    extra: tuple[Analyzer, ...] = (PkgListAnalyzer(), PidAnalyzer())
+    result = scan_target(
+        f"docker-archive:{packed}", ScanOptions(use_cache=False, analyzers=(), extra_analyzers=extra, parallel=2)
+    )
+    assert {w.message for w in result.warnings if w.message.startswith("pid ")} == {f"pid {os.getpid()}"}
+    reference = scan_target(
+        f"docker-archive:{plain}",
+        ScanOptions(use_cache=False, analyzers=(), extra_analyzers=(PkgListAnalyzer(),), parallel=2),
+    )
+    assert result.packages == reference.packages
+    assert {loc.path for p in result.packages for loc in p.locations} == {"/a.pkglist", "/b.pkglist", "/c.pkglist"}
