@@ -343,3 +343,23 @@ def test_a_gzipped_docker_archive_is_scanned_serially_with_the_same_result(tmp_p
     )
     assert result.packages == reference.packages
     assert {loc.path for p in result.packages for loc in p.locations} == {"/a.pkglist", "/b.pkglist", "/c.pkglist"}
+
+
+def test_setup_warnings_are_reported_once_with_the_scan_serial_or_parallel(tmp_path: Path) -> None:
+    """A missing rule directory and hash list: one warning each, not one per worker or per cached layer."""
+    from shieldwall.analyze.malware import MalwareAnalyzer
+    from shieldwall.analyze.malware.config import MalwareConfig
+
+    archive = build_docker_archive(tmp_path / "i.tar", [{"/a.txt": b"a\n"}, {"/b.txt": b"b\n"}, {"/c.txt": b"c\n"}])
+    config = MalwareConfig(
+        rule_dirs=(tmp_path / "no-rules",), hash_lists=(tmp_path / "no-list.txt",), cache_dir=tmp_path / "yara"
+    )
+    results = []
+    for parallel in (1, 2):
+        options = ScanOptions(
+            use_cache=False, analyzers=(), extra_analyzers=(MalwareAnalyzer(config),), parallel=parallel
+        )
+        results.append(scan_target(str(archive), options))
+    setup = [w for w in results[0].warnings if w.source == "malware"]
+    assert len(setup) == 2 and all(not w.path for w in setup)
+    assert results[0].warnings == results[1].warnings
