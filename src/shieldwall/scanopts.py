@@ -38,3 +38,5 @@ class ScanOptions:
     max_db_age: dt.timedelta | None = dt.timedelta(days=7)
     fail_on_stale_db: bool = False
     layer_cache: LayerResultCache | None = None
+    parallel: int = 1
+    """Worker processes analysing layers at once (1: in the scan's own process, one layer after another)."""

@@ -121,6 +121,21 @@ class Analyzer(Protocol):
         ...
 
 
+@runtime_checkable
+class SetupWarnings(Protocol):
+    """An analyzer whose setup can go wrong (rules that do not compile, lists that cannot be read).
+
+    The scan takes these warnings once, before any layer is analysed, and
+    reports them with the scan, so a serial and a parallel scan (where every
+    worker process holds its own copy of the analyzer) report them the same
+    way, and once. After the call, ``analyze`` no longer repeats them.
+    """
+
+    def take_setup_warnings(self) -> tuple[str, ...]:
+        """The setup problems not handed out yet; later calls return ()."""
+        ...
+
+
 class AnalyzerError(Exception):
     """A file an analyzer cannot parse; recorded as a warning for that file."""
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from shieldwall.analyze.base import AnalysisInput, AnalysisResult, Analyzer, AnalyzerError, FileInfo
 from shieldwall.errors import FileTooLargeError, InputError
@@ -67,6 +68,22 @@ def _no_read() -> bytes:
     return b""
 
 
+def _read_again(layer: ReReadable, offset: int, size: int) -> bytes:
+    data = layer.read_at(offset, size)
+    if data is None:  # checked before the memo was made; a layer cannot stop being uncompressed
+        raise InputError("layer can no longer read its members again")
+    return data
+
+
+@runtime_checkable
+class ReReadable(Protocol):
+    """A layer that can read a member's bytes again during its walk (an uncompressed blob)."""
+
+    def read_at(self, offset: int, size: int) -> bytes | None:
+        """The bytes, or None when this layer cannot (compressed, not seekable)."""
+        ...
+
+
 class _NoProgress:
     def advance(self, nbytes: int) -> None:
         return None
@@ -88,6 +105,10 @@ def analyze_layer(
     warnings: list[ScanWarning] = []
     read_cache: dict[str, bytes] = {}  # hard links point at earlier members of the stream
     cached_bytes = 0
+    # where each file's bytes are, for a layer that can read them again: hard links are read, not kept
+    places: dict[str, tuple[int, int]] = {}
+    rereader = layer if isinstance(layer, ReReadable) else None
+    reread: bool | None = None  # known once the walk has opened the layer
     for entry in layer.walk():
         kind = entry.kind
         if kind is EntryKind.DIR:
@@ -101,9 +122,16 @@ def analyze_layer(
         paths.append(entry.path)
         if kind is EntryKind.FILE:
             read = _Memo(entry.read)
+            if reread is None:
+                reread = rereader is not None and entry.offset >= 0 and rereader.read_at(0, 0) is not None
+            if reread:
+                places[entry.path] = (entry.offset, entry.size)
         elif kind is EntryKind.HARDLINK and entry.link in read_cache:
             read = _Memo(_no_read)
             read.loaded = read_cache[entry.link]
+        elif kind is EntryKind.HARDLINK and entry.link in places and rereader is not None and reread:
+            places[entry.path] = places[entry.link]
+            read = _Memo(functools.partial(_read_again, rereader, *places[entry.link]))
         else:
             continue
         info = FileInfo(entry.path, entry.size, entry.mode)
@@ -125,7 +153,9 @@ def analyze_layer(
             if not result.empty:
                 files.append(FileResult(entry.path, analyzer.name, result))
         loaded = read.loaded
-        if loaded is not None and cached_bytes + len(loaded) <= _HARDLINK_CACHE_BYTES:
+        if reread:
+            pass  # a hard link to a file reads it again from the layer
+        elif loaded is not None and cached_bytes + len(loaded) <= _HARDLINK_CACHE_BYTES:
             read_cache[entry.path] = loaded
             cached_bytes += len(loaded)
         sink.advance(entry.size)

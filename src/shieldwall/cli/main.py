@@ -68,6 +68,20 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: typer's rich help renderer alone costs ~0.1 s (benchmarks/perf/STARTUP.md)
 )
 
+ParallelOpt = Annotated[
+    int | None,
+    typer.Option("--parallel", min=1, help="Layers analysed at once in processes (default: CPU count; 1: serial)."),
+]
+
+
+def _parallel(value: int | None) -> int:
+    """``--parallel``: the CPUs this process may use when not given."""
+    if value:
+        return value
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
 
 ScannersOpt = Annotated[
     str,
@@ -148,6 +162,7 @@ def scan(
     quiet: QuietOpt = False,
     no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
+    parallel: ParallelOpt = None,
 ) -> None:
     """Scan a target: its inventory, vulnerabilities, secrets, malware and misconfigurations; gate on a policy."""
     flags = {
@@ -167,7 +182,7 @@ def scan(
     specs = _guarded(lambda: [parse_output_spec(s) for s in cfg.outputs], debug)
     severities = _guarded(lambda: parse_severities(",".join(cfg.severity)) if cfg.severity else None, debug)
     options = _guarded(lambda: _db_age_options(_options(platform, no_cache), max_db_age), debug)
-    options = gating.scan_options_from(options, settings, gate)
+    options = dataclasses.replace(gating.scan_options_from(options, settings, gate), parallel=_parallel(parallel))
     result = _guarded(lambda: _run_scan(target, options, quiet), debug)
     _guarded(lambda: refuse_unevaluated(result, options.scanners, cfg.allow_incomplete_db), debug)
     result = filter_vulnerabilities(result, severities, ignore_unfixed)
@@ -250,13 +265,14 @@ def sbom(
     quiet: QuietOpt = False,
     no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
+    parallel: ParallelOpt = None,
 ) -> None:
     """Write a CycloneDX 1.6 or SPDX 2.3 JSON SBOM of a target."""
     if format not in ("cyclonedx", "spdx"):
         raise _fail(f"unknown SBOM format {format!r} (choose cyclonedx or spdx)", EXIT_INPUT)
     fmt = OutputFormat(format)
     # an SBOM is the inventory alone: no detectors, no post-scanners
-    options = ScanOptions(platform=platform, use_cache=not no_cache, scanners=frozenset())
+    options = ScanOptions(platform=platform, use_cache=not no_cache, scanners=frozenset(), parallel=_parallel(parallel))
     result = _guarded(lambda: _run_scan(target, options, quiet), debug)
     _write(_guarded(lambda: render(fmt, result), debug), output)
     if not quiet and output != "-":

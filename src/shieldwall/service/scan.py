@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import replace
 
 from shieldwall import __version__, paths
-from shieldwall.analyze.base import Analyzer
+from shieldwall.analyze.base import Analyzer, SetupWarnings
 from shieldwall.analyze.registry import analyzer_versions, load_analyzers
-from shieldwall.analyze.runner import LayerResult, analyze_layer
 from shieldwall.analyze.secret.imageconfig import secret_matcher
 from shieldwall.analyze.secret.masking import scrub_secrets
 from shieldwall.analyze.secret.provenance import index_records, mark_distro_content
-from shieldwall.cache.layers import LayerCache, LayerResultCache, cache_key
+from shieldwall.cache.layers import LayerCache, LayerResultCache
 from shieldwall.errors import InputError
 from shieldwall.merge.duplicates import merge_duplicates
 from shieldwall.merge.layers import merge_layers, resolve_dependencies
 from shieldwall.merge.os_owned import mark_os_owned
-from shieldwall.model import LayerRef, ScanResult, ScanWarning
+from shieldwall.model import ScanResult, ScanWarning
 from shieldwall.scanopts import ALL_SCANNERS as ALL_SCANNERS
 from shieldwall.scanopts import ScanOptions as ScanOptions
+from shieldwall.service.layers import analyze_layers
 from shieldwall.service.postscan import builtin_post_scanners
 from shieldwall.service.progress import NullProgress, ScanProgress
-from shieldwall.target.base import LayerSource, ResolvedTarget
+from shieldwall.target.base import ResolvedTarget
 from shieldwall.target.resolve import parse_target, resolve
 
 
@@ -56,20 +55,12 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
     cache: LayerResultCache | None = None
     if options.use_cache:
         cache = options.layer_cache or LayerCache(cache_root, paths.config_dir())
-    outcomes: dict[int, LayerResult] = {}
-    done: dict[tuple[str, str], LayerResult] = {}  # the same bytes listed again (a layer repeated 512 times)
-    # read in archive order (a compressed archive never seeks back), merge in layer order
-    for position, layer in sorted(enumerate(resolved.layers), key=lambda item: item[1].read_order):
-        same = (layer.cache_key, layer.blob_key) if layer.cache_key and layer.blob_key else None
-        if same is not None and same in done:
-            progress.layer_finished(layer.ref, cached=True)
-            outcomes[position] = done[same]
-            continue
-        outcome = _layer_result(layer, analyzers, versions, cache, progress)
-        if same is not None:
-            done[same] = outcome
-        outcomes[position] = outcome
-    layer_results = [(layer.ref, outcomes[position]) for position, layer in enumerate(resolved.layers)]
+    # setup problems (rules that do not compile...) are reported once, whichever process analyses what
+    setup = [
+        ScanWarning(a.name, text) for a in analyzers if isinstance(a, SetupWarnings) for text in a.take_setup_warnings()
+    ]
+    results = analyze_layers(resolved.layers, analyzers, versions, cache, progress, options.parallel)
+    layer_results = [(layer.ref, result) for layer, result in zip(resolved.layers, results, strict=True)]
     progress.stage("merging layers")
     inventory = merge_layers(layer_results)
     package_records, flagged = index_records(
@@ -89,7 +80,7 @@ def scan_resolved(resolved: ResolvedTarget, options: ScanOptions, progress: Scan
         os=inventory.os or resolved.os,
         packages=packages,
         findings=findings,
-        warnings=inventory.warnings,
+        warnings=(*setup, *inventory.warnings),
         analyzers=versions,
         started_at=started,
         finished_at=_now(),
@@ -140,38 +131,3 @@ def _scrub(result: ScanResult, masked: list[str], options: ScanOptions) -> ScanR
         note = ScanWarning("secret-masking", "secret rules unavailable: only credential assignments were masked")
         scrubbed = replace(scrubbed, warnings=(*scrubbed.warnings, note))
     return scrubbed
-
-
-def _layer_result(
-    source: LayerSource,
-    analyzers: Sequence[Analyzer],
-    versions: tuple[tuple[str, int], ...],
-    cache: LayerResultCache | None,
-    progress: ScanProgress,
-) -> LayerResult:
-    """A layer's result: from the cache only when the shipped bytes are known to be that layer, else analysed."""
-    ref: LayerRef = source.ref
-    key = cache_key(source.cache_key, versions) if cache is not None and source.cache_key else ""
-    if not key or cache is None:
-        return _analyze(source, analyzers, progress)
-    hit = cache.get(key)
-    if hit is not None and cache.is_verified(source.cache_identity(), source.cache_key):
-        progress.layer_finished(ref, cached=True)
-        return hit
-    # one process analyses a layer; the others wait on it and read its result (shared cache)
-    with cache.exclusive(key):
-        hit = cache.get(key)
-        if hit is not None and cache.is_verified(source.cache_identity(), source.cache_key):
-            progress.layer_finished(ref, cached=True)
-            return hit
-        result = _analyze(source, analyzers, progress)
-        cache.record_verified(source.read_blob_digest, source.cache_key)
-        cache.put(key, result)
-        return result
-
-
-def _analyze(source: LayerSource, analyzers: Sequence[Analyzer], progress: ScanProgress) -> LayerResult:
-    progress.layer_started(source.ref, source.ref.size)
-    result = analyze_layer(source, analyzers, progress)
-    progress.layer_finished(source.ref, cached=False)
-    return result

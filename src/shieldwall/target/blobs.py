@@ -7,9 +7,12 @@ outside a layout directory, is refused.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import posixpath
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -33,6 +36,10 @@ class BlobSource(Protocol):
 
     def size(self, name: str) -> int:
         """Size in bytes of ``name``."""
+        ...
+
+    def portable_opener(self, name: str) -> Callable[[], BinaryIO] | None:
+        """An opener for ``name`` that a worker process can call (it pickles); None when there is none."""
         ...
 
     def close(self) -> None:
@@ -71,11 +78,67 @@ def blob_path(digest: str) -> str:
 MAX_ARCHIVE_MEMBERS = 100_000
 
 
+# Compressed archives (``docker save | gzip``) cannot be read from the middle.
+_COMPRESSED_MAGICS = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
+
+
+class RangeReader(io.RawIOBase):
+    """``size`` bytes of a file from ``offset``: one member of an uncompressed archive, opened anew."""
+
+    def __init__(self, path: Path, offset: int, size: int) -> None:
+        self._file = path.open("rb")
+        self._file.seek(offset)
+        self._base = offset
+        self._size = size
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        current = self._size - self._left
+        target = {0: pos, 1: current + pos, 2: self._size + pos}[whence]
+        target = max(0, min(target, self._size))
+        self._file.seek(self._base + target)
+        self._left = self._size - target
+        return target
+
+    def tell(self) -> int:
+        return self._size - self._left
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        n = self._file.readinto(memoryview(buffer)[: min(len(buffer), self._left)])
+        if not n:
+            return 0
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def open_range(path: Path, offset: int, size: int) -> BinaryIO:
+    """Open ``size`` bytes of ``path`` from ``offset`` (a module function, so openers built on it pickle)."""
+    return io.BufferedReader(RangeReader(path, offset, size), buffer_size=1 << 20)
+
+
 class TarBlobs:
     """Members of a tar file (docker save output, an OCI layout tar)."""
 
     def __init__(self, path: Path) -> None:
         self.label = str(path)
+        self._file = path.resolve()
+        try:
+            with path.open("rb") as head:
+                self._plain = not head.read(6).startswith(_COMPRESSED_MAGICS)
+        except OSError:
+            self._plain = False
         try:
             self._tar = tarfile.open(path, mode="r:*", tarinfo=BoundedTarInfo)  # noqa: SIM115 - closed by close()
             members = []
@@ -128,6 +191,17 @@ class TarBlobs:
     def size(self, name: str) -> int:
         return self._member(name).size
 
+    def portable_opener(self, name: str) -> Callable[[], BinaryIO] | None:
+        """An opener another process can use (it pickles): the member's byte range of the archive file.
+
+        None when the archive is compressed or the member sparse: its bytes
+        are not one plain range of the file.
+        """
+        member = self._member(name)
+        if not self._plain or member.issparse():
+            return None
+        return functools.partial(open_range, self._file, member.offset_data, member.size)
+
     def offset(self, name: str) -> int:
         """Where the member's data starts in the archive: reading in this order never seeks back.
 
@@ -169,6 +243,11 @@ class DirBlobs:
 
     def size(self, name: str) -> int:
         return self._path(name).stat().st_size
+
+    def portable_opener(self, name: str) -> Callable[[], BinaryIO] | None:
+        """An opener another process can use: this object pickles, and ``open`` checks the path again."""
+        self._path(name)
+        return functools.partial(self.open, name)
 
     def close(self) -> None:
         return None

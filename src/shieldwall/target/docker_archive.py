@@ -89,6 +89,7 @@ def resolve_docker_archive(ref: TargetRef, limits: Limits) -> ResolvedTarget:
                     label=f"{label}: layer {layer_ref.index}",
                     blob_key=str(name),
                     read_order=blobs.offset(str(name)),
+                    portable=blobs.portable_opener(str(name)),
                 )
             )
 

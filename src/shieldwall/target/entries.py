@@ -12,7 +12,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from shieldwall.analyze.base import normalize_path
 from shieldwall.errors import CorruptInputError, FileTooLargeError, UnsafeInputError
@@ -55,6 +55,8 @@ class Entry:
     mode: int = 0o644
     link: str = ""
     read: Callable[[], bytes] = _no_content
+    offset: int = -1
+    """Where a regular file's data starts in the uncompressed layer (-1: not from a tar stream)."""
 
 
 def classify_name(path: str) -> tuple[EntryKind | None, str]:
@@ -102,6 +104,7 @@ def walk_tar_stream(stream: BinaryIO, limits: Limits, label: str) -> Iterator[En
                     member.size,
                     member.mode,
                     read=_member_reader(tar, member, limits, path, label),
+                    offset=member.offset_data,
                 )
             elif member.isdir():
                 yield Entry(path, EntryKind.DIR, 0, member.mode)
@@ -130,6 +133,28 @@ def walk_tar_stream(stream: BinaryIO, limits: Limits, label: str) -> Iterator[En
         tar.close()
 
 
+_CHUNK = 1 << 20
+
+
+def _read_chunked(handle: IO[bytes], size: int) -> bytes:
+    """Read ``size`` bytes in 1 MiB pieces: tarfile's stream reader holds three copies of one big read."""
+    if size <= _CHUNK:
+        return handle.read(size)
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    filled = 0
+    while filled < size:
+        chunk = handle.read(min(_CHUNK, size - filled))
+        if not chunk:
+            break
+        view[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
+    view.release()
+    if filled < size:
+        del buffer[filled:]
+    return bytes(buffer)
+
+
 def _member_reader(
     tar: tarfile.TarFile, member: tarfile.TarInfo, limits: Limits, path: str, label: str
 ) -> Callable[[], bytes]:
@@ -146,7 +171,7 @@ def _member_reader(
             handle = tar.extractfile(member)
             if handle is None:
                 return b""
-            data = handle.read(member.size)
+            data = _read_chunked(handle, member.size)
         except (EOFError, OSError, tarfile.TarError) as exc:
             raise CorruptInputError(f"{label}: truncated or corrupt member {path} ({exc})") from exc
         cache.append(data)

@@ -7,7 +7,7 @@ import io
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from shieldwall.errors import CorruptInputError
+from shieldwall.errors import CorruptInputError, FileTooLargeError
 from shieldwall.model import LayerRef
 from shieldwall.target.entries import Entry, walk_tar_stream
 from shieldwall.target.limits import Limits
@@ -32,6 +32,7 @@ class BlobLayer:
         content_addressed: bool = False,
         blob_key: str = "",
         read_order: int = 0,
+        portable: Callable[[], BinaryIO] | None = None,
     ) -> None:
         self.ref = ref
         self.cache_key = ref.digest
@@ -42,10 +43,58 @@ class BlobLayer:
         self._label = label or f"layer {ref.index} ({ref.digest[:19]})"
         self.blob_key = blob_key
         self.read_order = read_order
+        self._portable = portable
+        self._plain = False
         """Position of the bytes in their archive: the scan reads layers in this order, merges in layer order."""
         """Names the stored bytes (archive member, blob path or digest): equal keys are the same bytes."""
         self.read_blob_digest = ""
         """The SHA-256 of the stored bytes, set after a walk verified the layer completely."""
+
+    def detached(self) -> BlobLayer | None:
+        """A copy that a worker process can walk (it pickles), or None when the bytes cannot be reopened there.
+
+        The copy verifies the same digests as this layer: a worker trusts
+        nothing the parent did not also check.
+        """
+        if self._portable is None:
+            return None
+        return BlobLayer(
+            self.ref,
+            self._portable,
+            self._limits,
+            blob_digest=self._blob_digest,
+            label=self._label,
+            content_addressed=self._content_addressed,
+            blob_key=self.blob_key,
+            read_order=self.read_order,
+            portable=self._portable,
+        )
+
+    def read_at(self, offset: int, size: int) -> bytes | None:
+        """``size`` bytes at ``offset`` of the uncompressed layer, read again from the stored blob.
+
+        Only while a walk of an uncompressed blob is under way, and only when
+        the blob can be opened cheaply at any offset (a file, or a range of an
+        uncompressed archive: the portable opener), never a registry download
+        or a compressed archive read again from its start. A hard link's
+        target, met earlier in the same walk, is then read again instead of
+        being kept in memory. None otherwise.
+        """
+        if not self._plain or self._portable is None:
+            return None
+        if size > self._limits.max_file_bytes:
+            raise FileTooLargeError(f"{size} bytes is above the per-file limit")
+        raw = self._portable()
+        try:
+            if not raw.seekable():
+                return None
+            raw.seek(offset)
+            data = raw.read(size)
+        finally:
+            raw.close()
+        if len(data) != size:
+            raise CorruptInputError(f"{self._label}: truncated member at offset {offset}")
+        return data
 
     def cache_identity(self) -> str:
         """The digest of the bytes this layer really ships, to check a cached result against.
@@ -72,6 +121,7 @@ class BlobLayer:
         try:
             verify_blob = self._blob_digest.startswith("sha256:")
             stream, compressed = open_layer(raw, self._limits, self._label, hash_compressed=True)
+            self._plain = stream.plain
             buffered = io.BufferedReader(stream, buffer_size=1 << 20)
             yield from walk_tar_stream(buffered, self._limits, self._label)
             while stream.read(1 << 20):

@@ -95,6 +95,7 @@ def _resolve(ref: TargetRef, path: Path, ref_name: str, blobs: BlobSource, limit
                 label=f"{label}: layer {layer_ref.index}",
                 blob_key=name,
                 read_order=blobs.offset(name) if isinstance(blobs, TarBlobs) else 0,
+                portable=blobs.portable_opener(name),
             )
         )
     tag = chosen.ref_name or ref_name

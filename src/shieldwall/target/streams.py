@@ -57,15 +57,24 @@ class Readable(Protocol):
 
 
 class GuardedReader(io.RawIOBase):
-    """Enforces the layer size and decompression-ratio limits on an uncompressed stream."""
+    """Enforces the layer size and decompression-ratio limits on an uncompressed stream.
 
-    def __init__(self, inner: Readable, compressed: CountingReader, limits: Limits, label: str) -> None:
+    ``same_bytes``: the layer is not compressed, so the bytes are the ones
+    ``compressed`` already hashes; they are not hashed twice, and ``digest``
+    reads that hash (equal once both streams are drained, as a walk does).
+    """
+
+    def __init__(
+        self, inner: Readable, compressed: CountingReader, limits: Limits, label: str, *, same_bytes: bool = False
+    ) -> None:
         self._inner = inner
         self._compressed = compressed
         self._limits = limits
         self._label = label
         self.count = 0
-        self._hash = hashlib.sha256()
+        self._hash = None if same_bytes else hashlib.sha256()
+        self.plain = False
+        """The layer is not compressed: its offsets are offsets into the stored blob."""
 
     def readable(self) -> bool:
         return True
@@ -78,7 +87,8 @@ class GuardedReader(io.RawIOBase):
         n = len(data)
         buffer[:n] = data
         self.count += n
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         limits = self._limits
         if self.count > limits.max_layer_bytes:
             raise UnsafeInputError(f"{self._label}: layer exceeds the size limit of {limits.max_layer_bytes} bytes")
@@ -90,7 +100,9 @@ class GuardedReader(io.RawIOBase):
         return n
 
     def digest(self) -> str:
-        """``sha256:<hex>`` of the uncompressed bytes read so far (the diff ID once drained)."""
+        """``sha256:<hex>`` of the uncompressed bytes (the diff ID once drained)."""
+        if self._hash is None:
+            return "sha256:" + self._compressed.hexdigest()
         return "sha256:" + self._hash.hexdigest()
 
 
@@ -156,4 +168,7 @@ def open_layer(
         inner = zstandard.ZstdDecompressor().stream_reader(prefixed, read_across_frames=True)
     else:
         inner = prefixed
+        guarded = GuardedReader(inner, compressed, limits, label, same_bytes=hash_compressed)
+        guarded.plain = True
+        return guarded, compressed
     return GuardedReader(inner, compressed, limits, label), compressed

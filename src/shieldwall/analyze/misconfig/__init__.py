@@ -46,6 +46,10 @@ class MisconfigAnalyzer:
         self._checks = _Checks(config)
         self._parsers = parsers if parsers is not None else builtin_parsers()
 
+    def take_setup_warnings(self) -> tuple[str, ...]:
+        """Problems loading the checks, once (see ``SetupWarnings``); ``analyze`` then omits them."""
+        return self._checks.load_warnings()
+
     def required(self, path: str, info: FileInfo) -> bool:
         """A name test per parser: Dockerfile names, compose names, any ``*.yaml``/``*.yml``."""
         return any(p.claims(path, info) for p in self._parsers)

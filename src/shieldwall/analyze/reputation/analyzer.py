@@ -104,6 +104,13 @@ class ReputationAnalyzer:
                 self._lists = lists
             return self._lists
 
+    def take_setup_warnings(self) -> tuple[str, ...]:
+        """Lists that could not be read, once (see ``SetupWarnings``); ``analyze`` then omits them."""
+        self.prepare()
+        with self._lock:
+            warnings, self._warnings = tuple(self._warnings), []
+        return warnings
+
     def required(self, path: str, info: FileInfo) -> bool:
         """Every non-empty file when lists are configured (none configured: the detector is off)."""
         return bool(self.config.lists) and info.size > 0
