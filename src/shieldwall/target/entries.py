@@ -34,6 +34,8 @@ class EntryKind(StrEnum):
     WHITEOUT = "whiteout"
     OPAQUE = "opaque"
     OTHER = "other"
+    UNREADABLE = "unreadable"
+    """A directory (or file) the walk could not open; ``error`` says why. Reported, never skipped silently."""
 
 
 def _no_content() -> bytes:
@@ -55,6 +57,7 @@ class Entry:
     mode: int = 0o644
     link: str = ""
     read: Callable[[], bytes] = _no_content
+    error: str = ""
 
 
 def classify_name(path: str) -> tuple[EntryKind | None, str]:
