@@ -122,10 +122,10 @@ def skip_paths(result: ScanResult, rules: SkipRules) -> ScanResult:
         if package_id != finding.package_id:
             finding = replace(finding, package_id=package_id)
         if finding.location is not None and rules.skips(finding.location.path):
-            package = kept.get(package_id)
-            if package is None or not package.locations:
+            owner = kept.get(package_id)
+            if owner is None or not owner.locations:
                 continue
-            finding = replace(finding, location=package.locations[0])
+            finding = replace(finding, location=owner.locations[0])
         findings.append(finding)
     warnings = tuple(w for w in result.warnings if not (w.path.startswith("/") and rules.skips(w.path)))
     return replace(result, packages=packages, findings=tuple(findings), warnings=warnings)
