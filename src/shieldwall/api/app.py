@@ -37,6 +37,7 @@ from shieldwall.api.routes import (
     ips,
     scans,
     tasks,
+    witness,
 )
 from shieldwall.api.routes.common import AUTH_ERRORS
 from shieldwall.api.schemas import HealthOut
@@ -109,7 +110,7 @@ def create_app(
     _install_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=AUTH_ERRORS)
-    for module in (scans, findings, assets, compliance, audit, admin, fim, tasks, ips, agents, agent_protocol):
+    for module in (scans, findings, assets, compliance, audit, admin, fim, tasks, ips, agents, agent_protocol, witness):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(_service_router())
