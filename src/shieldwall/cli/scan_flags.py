@@ -4,9 +4,10 @@
 failed gate), ``--timeout`` (a scan past it stops with exit 2, nothing
 reported), ``--ignorefile`` (``.trivyignore``, found by default beside
 ``.shieldwallignore.yaml``) and ``--list-packages`` (the inventory in the
-table). ``emit`` decides stdout and stderr: ``--quiet`` prints nothing but
-errors; ``--output`` files without a stdout format print only the one-line
-summary; otherwise the asked format (the findings table by default).
+table). The helpers at the end decide stdout and stderr: ``--quiet`` prints
+nothing but errors (a failed gate's violations, which make the exit code);
+``--output`` files without a stdout format print only the one-line summary;
+otherwise the asked format (the findings table by default).
 """
 
 from __future__ import annotations
@@ -167,9 +168,13 @@ def file_renderer(
 
 
 def report_gate(outcome: GateOutcome, console: Console, *, quiet: bool, summary_shown: bool) -> int:
-    """The gate's messages on stderr (none with ``--quiet``: errors only), without repeating a shown summary."""
+    """The gate's messages on stderr, without repeating a summary already shown.
+
+    ``--quiet`` prints errors only: nothing when the gate passes; when it fails, why (the violations
+    that make the exit code, and the exception or VEX warnings that changed the verdict), no summary.
+    """
     from shieldwall.cli import gating
 
-    if quiet:
+    if quiet and outcome.verdict.passed:
         return gating.gate_exit_code(outcome.verdict)
-    return gating.report_gate(outcome, console, quiet=summary_shown, summary=not summary_shown)
+    return gating.report_gate(outcome, console, quiet=quiet or summary_shown, summary=not (quiet or summary_shown))

@@ -73,9 +73,20 @@ def _findings(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
 # --- 1. the terminal ---------------------------------------------------------------------------------
 
 
-def test_quiet_prints_nothing_even_when_the_gate_fails(app: Path) -> None:
-    proc = run("scan", f"dir:{app}", "-q", "--fail-on", "high")
-    assert proc.returncode == 1 and proc.stdout == "" and proc.stderr == ""
+def test_quiet_prints_only_errors(app: Path) -> None:
+    (app / ".shieldwallignore.yaml").write_text(
+        "exceptions:\n  - id: CVE-0000-0000\n    reason: matches nothing\n    by: t\n    expires: 2999-01-01\n"
+    )
+    passing = run("scan", f"dir:{app}", "-q", "--exit-code", "0", cwd=app)  # with a warning (unused exception)
+    assert passing.returncode == 0 and passing.stdout == "" and passing.stderr == ""
+    loud = run("scan", f"dir:{app}", "--fail-on", "high", "-o", f"json={app / 'r.json'}", cwd=app)
+    assert "warning" in loud.stderr  # without -q the warning is shown
+    failing = run("scan", f"dir:{app}", "-q", "--fail-on", "high", cwd=app)
+    assert failing.returncode == 1 and failing.stdout == ""
+    # the only output: why the gate failed (its violations and the gate's own warnings); no summary, no table
+    lines = failing.stderr.splitlines()
+    assert any(line.startswith("policy fail-on high:") for line in lines), failing.stderr
+    assert all(line.startswith(("policy ", "warning: exception")) for line in lines), failing.stderr
 
 
 def test_output_files_print_only_the_summary_line_once(app: Path, tmp_path: Path) -> None:
