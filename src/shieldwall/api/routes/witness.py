@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shieldwall import paths
 from shieldwall.api.auth import Operator, Viewer
 from shieldwall.api.context import context
+from shieldwall.api.routes.common import json_errors
 from shieldwall.api.schemas import ErrorOut
 from shieldwall.errors import InputError
 from shieldwall.store.witness import MAX_WITNESS_BYTES, WitnessEntry, _parse_lines, append_witness
@@ -131,7 +132,13 @@ def witness_append(request: Request, who: Operator, trail: TrailPath, body: Chec
 @router.get(
     "/witness/{trail}/checkpoints",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"application/x-ndjson": {}}, "description": "Every witnessed checkpoint"}},
+    responses={
+        **json_errors(),
+        200: {
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            "description": "Every witnessed checkpoint, one JSON line each",
+        },
+    },
 )
 def witness_read(request: Request, who: Viewer, trail: TrailPath) -> PlainTextResponse:
     """Every checkpoint witnessed for ``trail``, one JSON line each (empty when none)."""
