@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import shlex
 import shutil
@@ -28,12 +29,36 @@ INTEGRATIONS = REPO / "integrations"
 EXAMPLE = REPO / "examples" / "sample-app"
 
 
-def run_cli(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a template's command line with this interpreter's shieldwall."""
+def run_cli(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a template's command line with this interpreter's shieldwall (``env`` added to the environment)."""
     assert argv[0] == "shieldwall"
     return subprocess.run(
-        [sys.executable, "-m", "shieldwall", *argv[1:]], capture_output=True, text=True, timeout=300, cwd=cwd
+        [sys.executable, "-m", "shieldwall", *argv[1:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
     )
+
+
+def check_cached_database(argv: list[str], data_dir: Path, tmp_path: Path, cache_restored: Path | None = None) -> None:
+    """The template's database directory is what the next job finds: import it there once, then scan a fresh
+    checkout with only that directory kept (restored from the CI cache). The scan line must not scan it."""
+    first = tmp_path / "first-job"
+    shutil.copytree(EXAMPLE, first, ignore=shutil.ignore_patterns("shieldwall-report"))
+    env = {"SHIELDWALL_DATA_DIR": str(data_dir)}
+    assert run_cli(["shieldwall", "db", "import-samples", "-q"], first, env).returncode == 0
+    second = tmp_path / "second-job"
+    shutil.copytree(EXAMPLE, second, ignore=shutil.ignore_patterns("shieldwall-report"))
+    if cache_restored is not None:  # a cache inside the workspace comes back at the same place
+        shutil.copytree(data_dir, second / cache_restored)
+        env = {"SHIELDWALL_DATA_DIR": str(second / cache_restored)}
+    proc = run_cli(argv, second, env)
+    check_scan_outputs(argv, proc, second)
+    report = next((second / spec.split("=", 1)[1] for spec in argv if spec.startswith("sarif=")), None)
+    assert report is not None
+    assert ".shieldwall/" not in report.read_text()  # the cached database is never scanned as source
 
 
 @pytest.fixture
@@ -69,20 +94,32 @@ def check_scan_outputs(argv: list[str], proc: subprocess.CompletedProcess[str], 
             assert "Gate failed" in text
 
 
-def test_github_actions_workflow(workspace: Path) -> None:
+def test_github_actions_workflow(workspace: Path, tmp_path: Path) -> None:
     workflow = yaml.safe_load((INTEGRATIONS / "github" / "shieldwall.yml").read_text())
     assert workflow["permissions"]["security-events"] == "write"
     assert set(workflow[True]) >= {"push", "pull_request"}  # YAML 1.1 reads the key `on` as True
-    steps = workflow["jobs"]["scan"]["steps"]
+    job = workflow["jobs"]["scan"]
+    steps = job["steps"]
     upload = next(s for s in steps if s.get("uses", "").startswith("github/codeql-action/upload-sarif"))
     assert upload["if"] == "always()"
     runs = [s["run"] for s in steps if "run" in s]
     argv = scan_line(runs)
     assert upload["with"]["sarif_file"] in [spec.split("=", 1)[1] for spec in argv if spec.startswith("sarif=")]
     check_scan_outputs(argv, run_cli(argv, workspace), workspace)
+    # the advisory database is cached between runs, restored before `db update`
+    cache = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/cache@"))
+    update = next(i for i, s in enumerate(steps) if s.get("run", "").startswith("shieldwall db update"))
+    assert cache < update
+    cached = steps[cache]["with"]["path"]
+    data_dir = job["env"]["SHIELDWALL_DATA_DIR"]
+    assert data_dir.startswith("${{ github.workspace }}/")
+    relative = data_dir.removeprefix("${{ github.workspace }}/")
+    assert relative.startswith(cached.rstrip("/") + "/")
+    assert steps[cache]["with"]["restore-keys"] and steps[cache]["with"]["key"] != steps[cache]["with"]["restore-keys"]
+    check_cached_database(argv, tmp_path / "cache" / relative, tmp_path, Path(relative))
 
 
-def test_gitlab_ci_job(workspace: Path) -> None:
+def test_gitlab_ci_job(workspace: Path, tmp_path: Path) -> None:
     job = yaml.safe_load((INTEGRATIONS / "gitlab" / "shieldwall.gitlab-ci.yml").read_text())["shieldwall"]
     assert job["artifacts"]["when"] == "always"
     junit = job["artifacts"]["reports"]["junit"]
@@ -91,9 +128,23 @@ def test_gitlab_ci_job(workspace: Path) -> None:
     sarif = next(a.split("=", 1)[1] for a in argv if a.startswith("sarif="))
     assert sarif in job["artifacts"]["paths"]
     check_scan_outputs(argv, run_cli(argv, workspace), workspace)
+    # the advisory database is in a cached path of the project directory
+    data_dir = job["variables"]["SHIELDWALL_DATA_DIR"]
+    assert data_dir.startswith("$CI_PROJECT_DIR/")
+    relative = data_dir.removeprefix("$CI_PROJECT_DIR/")
+    assert any(relative.startswith(path.rstrip("/") + "/") for path in job["cache"]["paths"])
+    assert job["cache"]["when"] == "always"  # a failed gate still saves the updated database
+    check_cached_database(argv, tmp_path / "cache" / relative, tmp_path, Path(relative))
 
 
-def test_jenkinsfile_stage(workspace: Path) -> None:
+def _jenkins_environment(text: str, home: Path, workspace: Path) -> dict[str, str]:
+    env = {}
+    for key, value in re.findall(r'^\s*"?([A-Z_+]+)"?\s*=\s*"([^"]+)"', text, re.MULTILINE):
+        env[key] = value.replace("${env.HOME}", str(home)).replace("${WORKSPACE}", str(workspace))
+    return env
+
+
+def test_jenkinsfile_stage(workspace: Path, tmp_path: Path) -> None:
     text = (INTEGRATIONS / "jenkins" / "Jenkinsfile").read_text()
     assert "stage('Shieldwall')" in text and text.count("{") == text.count("}")
     shell = re.findall(r"sh '([^']+)'", text)
@@ -101,6 +152,32 @@ def test_jenkinsfile_stage(workspace: Path) -> None:
     junit = re.search(r"junit testResults: '([^']+)'", text)
     assert junit is not None and f"junit={junit.group(1)}" in argv
     check_scan_outputs(argv, run_cli(argv, workspace), workspace)
+    # a stock Debian agent: its Python is externally managed (PEP 668), so no `pip install --user`
+    assert not any("--user" in line or "--break-system-packages" in line for line in shell)
+    home = tmp_path / "agent-home"
+    home.mkdir()
+    env = _jenkins_environment(text, home, workspace)
+    assert env["SHIELDWALL_DATA_DIR"].startswith(str(home))  # outside the workspace: kept between builds
+    install = [line for line in shell if "pip install" in line]
+    assert install and all("$SHIELDWALL_HOME/venv/bin/python" in line for line in install)
+    venv_steps = [line for line in shell if "-m venv" in line]
+    assert venv_steps
+    debian_python = Path("/usr/bin/python3")
+    if not (debian_python.parent.parent / "lib" / "python3.11" / "EXTERNALLY-MANAGED").exists():
+        pytest.skip("no externally managed Debian python3 here")  # pragma: no cover
+    # run the venv step as the agent would (Debian's python3 first on PATH), twice: the second build reuses it
+    step_env = {**os.environ, **env, "HOME": str(home), "PATH": f"{debian_python.parent}:{os.environ['PATH']}"}
+    for _ in range(2):
+        proc = subprocess.run(["sh", "-c", venv_steps[0]], env=step_env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+    pip = subprocess.run(
+        [str(Path(env["SHIELDWALL_HOME"]) / "venv" / "bin" / "python"), "-m", "pip", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert pip.returncode == 0 and str(home) in pip.stdout  # pip of the venv, not the system's
+    check_cached_database(argv, Path(env["SHIELDWALL_DATA_DIR"]), tmp_path)
 
 
 def test_pre_commit_hook(tmp_path: Path) -> None:

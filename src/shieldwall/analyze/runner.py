@@ -89,6 +89,28 @@ class _NoProgress:
         return None
 
 
+def _dropped_link(path: str, link: str, size: int, mode: int, analyzers: Sequence[Analyzer]) -> list[ScanWarning]:
+    """A hard link whose target's content was not kept: a warning when some analyzer wanted the file."""
+    info = FileInfo(path, size, mode)
+    wanted = []
+    for analyzer in analyzers:
+        try:
+            if analyzer.required(path, info):
+                wanted.append(analyzer.name)
+        except Exception:  # a crashing required() still means nobody looked
+            wanted.append(analyzer.name)
+    if not wanted:
+        return []
+    return [
+        ScanWarning(
+            "walk",
+            f"hard link to {link}: the target's content was not kept in memory (over the "
+            f"{_HARDLINK_CACHE_BYTES}-byte link cache, or not read before); not analysed by {', '.join(wanted)}",
+            path,
+        )
+    ]
+
+
 def analyze_layer(
     layer: LayerSource, analyzers: Sequence[Analyzer], progress: LayerProgress | None = None
 ) -> LayerResult:
@@ -109,6 +131,7 @@ def analyze_layer(
     places: dict[str, tuple[int, int]] = {}
     rereader = layer if isinstance(layer, ReReadable) else None
     reread: bool | None = None  # known once the walk has opened the layer
+    sizes: dict[str, int] = {}  # a dropped hard link is judged by its target's size
     for entry in layer.walk():
         kind = entry.kind
         if kind is EntryKind.DIR:
@@ -119,9 +142,14 @@ def analyze_layer(
         if kind is EntryKind.OPAQUE:
             opaque.append(entry.path)
             continue
+        if kind is EntryKind.UNREADABLE:
+            warnings.append(ScanWarning("walk", f"{entry.error}; not scanned", entry.path))
+            continue
         paths.append(entry.path)
+        size = entry.size
         if kind is EntryKind.FILE:
             read = _Memo(entry.read)
+            sizes[entry.path] = size
             if reread is None:
                 reread = rereader is not None and entry.offset >= 0 and rereader.read_at(0, 0) is not None
             if reread:
@@ -129,12 +157,20 @@ def analyze_layer(
         elif kind is EntryKind.HARDLINK and entry.link in read_cache:
             read = _Memo(_no_read)
             read.loaded = read_cache[entry.link]
+            size = len(read.loaded)  # a tar hard link member records size 0: the content is its target's
+            sizes[entry.path] = size
         elif kind is EntryKind.HARDLINK and entry.link in places and rereader is not None and reread:
             places[entry.path] = places[entry.link]
             read = _Memo(functools.partial(_read_again, rereader, *places[entry.link]))
+            size = places[entry.link][1]  # a tar hard link member records size 0: the content is its target's
+            sizes[entry.path] = size
+        elif kind is EntryKind.HARDLINK:
+            size = sizes.get(entry.link, entry.size)
+            warnings.extend(_dropped_link(entry.path, entry.link, size, entry.mode, analyzers))
+            continue
         else:
             continue
-        info = FileInfo(entry.path, entry.size, entry.mode)
+        info = FileInfo(entry.path, size, entry.mode)
         for analyzer in analyzers:
             try:
                 if not analyzer.required(entry.path, info):

@@ -38,6 +38,7 @@ from shieldwall.api.routes import (
     ips,
     scans,
     tasks,
+    witness,
 )
 from shieldwall.api.routes.common import AUTH_ERRORS
 from shieldwall.api.schemas import HealthOut
@@ -110,7 +111,7 @@ def create_app(
     _install_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=AUTH_ERRORS)
-    for module in (scans, findings, assets, compliance, audit, admin, fim, tasks, ips, agents, agent_protocol):
+    for module in (scans, findings, assets, compliance, audit, admin, fim, tasks, ips, agents, agent_protocol, witness):
         api.include_router(module.router)
     api.include_router(insights.router)  # exposure, components, vulnerabilities (dashboard: exposure pages)
     app.include_router(api)

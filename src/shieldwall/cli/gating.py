@@ -86,8 +86,11 @@ def finish_gate(result: ScanResult, gate: GateOptions) -> GateOutcome:
     return apply_gate(result, gate)
 
 
-def report_gate(outcome: GateOutcome, console: Console, *, quiet: bool) -> int:
-    """Print warnings about exceptions and VEX, the verdict and the summary line; return the exit code."""
+def report_gate(outcome: GateOutcome, console: Console, *, quiet: bool, summary: bool = True) -> int:
+    """Print warnings about exceptions and VEX, the verdict and the summary line; return the exit code.
+
+    ``summary=False``: the summary line is already on stdout, do not repeat it.
+    """
     from rich.text import Text
 
     from shieldwall.model.text import printable
@@ -116,7 +119,7 @@ def report_gate(outcome: GateOutcome, console: Console, *, quiet: bool) -> int:
             )
         if len(verdict.failures) > 20:
             console.print(f"... and {len(verdict.failures) - 20} more violation(s)", highlight=False)
-    if not quiet or not verdict.passed:
+    if summary and (not quiet or not verdict.passed):
         console.print(untrusted(summary_line(outcome.result, verdict)), highlight=False, soft_wrap=True)
     return gate_exit_code(verdict)
 

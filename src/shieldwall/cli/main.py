@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shieldwall import __version__
-from shieldwall.cli import gating
+from shieldwall.cli import gating, scan_flags
 from shieldwall.cli import secrets as secrets_cli
 from shieldwall.cli.common import (
     EXIT_INPUT,
@@ -127,7 +127,8 @@ def scan(
     platform: PlatformOpt = "",
     scanners: ScannersOpt = "",
     severity: Annotated[
-        str, typer.Option("--severity", help="Vulnerability severities to show, e.g. HIGH,CRITICAL (default: all).")
+        str,
+        typer.Option("--severity", help="Severities to show, every finding kind, e.g. HIGH,CRITICAL (default: all)."),
     ] = "",
     ignore_unfixed: Annotated[
         bool, typer.Option("--ignore-unfixed", help="Hide vulnerabilities that have no fixed version.")
@@ -159,6 +160,12 @@ def scan(
     store: Annotated[
         bool, typer.Option("--store", help="Record the scan in the store (see shieldwall findings).")
     ] = False,
+    skip_dirs: scan_flags.SkipDirsOpt = None,
+    skip_files: scan_flags.SkipFilesOpt = None,
+    exit_code: scan_flags.ExitCodeOpt = 1,
+    timeout: scan_flags.TimeoutOpt = "",
+    ignorefile: scan_flags.IgnoreFileOpt = None,
+    list_packages: scan_flags.ListPackagesOpt = False,
     quiet: QuietOpt = False,
     no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
@@ -178,12 +185,18 @@ def scan(
         "allow_incomplete_db": allow_incomplete_db or None,
     }
     settings, gate = _guarded(lambda: gating.load_scan_settings(config, flags), debug)
+    gate = _guarded(lambda: scan_flags.with_ignorefile(gate, ignorefile), debug)
+    skips = _guarded(lambda: scan_flags.skip_rules(skip_dirs, skip_files), debug)
+    seconds = _guarded(lambda: scan_flags.timeout_seconds(timeout), debug)
     cfg = settings.config
     specs = _guarded(lambda: [parse_output_spec(s) for s in cfg.outputs], debug)
     severities = _guarded(lambda: parse_severities(",".join(cfg.severity)) if cfg.severity else None, debug)
     options = _guarded(lambda: _db_age_options(_options(platform, no_cache), max_db_age), debug)
     options = dataclasses.replace(gating.scan_options_from(options, settings, gate), parallel=_parallel(parallel))
-    result = _guarded(lambda: _run_scan(target, options, quiet), debug)
+    result = _guarded(
+        lambda: scan_flags.within_timeout(lambda: _run_scan(target, options, quiet), seconds, timeout), debug
+    )
+    result = scan_flags.apply_skips(result, skips)
     _guarded(lambda: refuse_unevaluated(result, options.scanners, cfg.allow_incomplete_db), debug)
     result = filter_vulnerabilities(result, severities, ignore_unfixed)
     result = _guarded(lambda: secrets_cli.apply_scan_baseline(result, secrets_baseline, _stderr()), debug)
@@ -195,28 +208,27 @@ def scan(
             debug,
         )
     stdout_format = OutputFormat(cfg.format)
-    table_on_stdout = False
-    # stdout: a format asked for (-f, or config `format`), else the table; with --output files and no
-    # format asked for, only the one-line summary; with --quiet and no format asked for, nothing.
+    summary_shown = False
+    # stdout: a format asked for (-f, or config `format`), else the findings table; with --output files and
+    # no format asked for, only the one-line summary; with --quiet and no format asked for, nothing.
     asked = format is not None or stdout_format is not OutputFormat.TABLE
     if not any(path == "-" for _, path in specs) and not asked and (specs or quiet):
-        table_on_stdout = True  # the summary line is printed here (or, quiet, not at all)
+        summary_shown = True
         if not quiet:
             typer.echo(summary_line(result, verdict))
     elif not any(path == "-" for _, path in specs):
-        table_on_stdout = stdout_format is OutputFormat.TABLE  # it ends with the summary line already
-        if stdout_format is OutputFormat.TABLE and sys.stdout.isatty():
-            from shieldwall.report.table import print_table
-
-            print_table(result, Console(), verdict)
-        else:
-            _write(_guarded(lambda: render(stdout_format, result, verdict), debug), "-")
+        summary_shown = stdout_format is OutputFormat.TABLE  # it ends with the summary line already
+        _guarded(
+            lambda: scan_flags.print_stdout(result, verdict, stdout_format, list_packages=list_packages, write=_write),
+            debug,
+        )
     for fmt, path in specs:
-        _write(_guarded(lambda fmt=fmt: render(fmt, result, verdict), debug), path)  # type: ignore[misc]
+        _write(_guarded(scan_flags.file_renderer(result, verdict, fmt, list_packages=list_packages), debug), path)
     if not quiet and result.warnings:
         _stderr().print(f"[yellow]{len(result.warnings)} warning(s)[/]: see the report", highlight=False)
-    code = gating.report_gate(outcome, _stderr(), quiet=quiet or table_on_stdout)
+    code = scan_flags.report_gate(outcome, _stderr(), quiet=quiet, summary_shown=summary_shown)
     code = code or secrets_cli.secrets_gate(result, fail_on_secrets, _stderr(), quiet=quiet)
+    code = scan_flags.gate_code(code, exit_code)
     if code:
         raise typer.Exit(code)
 
@@ -253,6 +265,12 @@ def scan_files(
             quiet=quiet,
             no_cache=True,
             debug=debug,
+            skip_dirs=None,
+            skip_files=None,
+            exit_code=1,
+            timeout="",
+            ignorefile=None,
+            list_packages=False,
         )
 
 

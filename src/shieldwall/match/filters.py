@@ -1,4 +1,4 @@
-"""What ``scan --severity`` and ``--ignore-unfixed`` leave in a result (vulnerabilities only)."""
+"""What ``scan --severity`` (every finding kind) and ``--ignore-unfixed`` (vulnerabilities) leave in a result."""
 
 from __future__ import annotations
 
@@ -27,17 +27,17 @@ def parse_severities(text: str) -> frozenset[Severity]:
 
 
 def _keep(finding: Finding, severities: frozenset[Severity] | None, ignore_unfixed: bool) -> bool:
+    if severities is not None and finding.severity not in severities:
+        return False  # every kind: vulnerabilities, secrets, malware, misconfigurations, licences
     if finding.kind is not FindingKind.VULNERABILITY:
         return True
-    if severities is not None and finding.severity not in severities:
-        return False
     return not (ignore_unfixed and not (finding.vuln and finding.vuln.fixed_version))
 
 
 def filter_vulnerabilities(
     result: ScanResult, severities: frozenset[Severity] | None = None, ignore_unfixed: bool = False
 ) -> ScanResult:
-    """The result with vulnerability findings outside ``severities`` or without a fix removed."""
+    """The result without findings (of any kind) outside ``severities``, nor vulnerabilities without a fix."""
     if severities is None and not ignore_unfixed:
         return result
     kept = tuple(f for f in result.findings if _keep(f, severities, ignore_unfixed))

@@ -48,7 +48,7 @@ def findings_tables(
             continue
         table = SafeTable(title=f"{kind_title(kind)} ({len(items)})", header_style="bold")
         table.add_column("Severity", no_wrap=True)
-        table.add_column("ID", overflow="fold", ratio=2)
+        table.add_column("ID", no_wrap=True, min_width=max(len(f.rule_id) for f in items))
         table.add_column("Package / location", overflow="fold", ratio=3)
         table.add_column("Title", overflow="fold", ratio=4)
         table.add_column("Fix", overflow="fold", ratio=3)
@@ -77,7 +77,7 @@ def suppressed_table(result: ScanResult) -> SafeTable:
     table = SafeTable(title=f"Suppressed ({len(items)})", header_style="bold")
     table.add_column("Severity", no_wrap=True)
     table.add_column("Kind", no_wrap=True)
-    table.add_column("ID", overflow="fold", ratio=2)
+    table.add_column("ID", no_wrap=True, min_width=max((len(f.rule_id) for f in items), default=2))
     table.add_column("Location", overflow="fold", ratio=3)
     table.add_column("Suppressed by", overflow="fold", ratio=5)
     for finding in items:
@@ -100,7 +100,7 @@ def gate_renderable(verdict: GateVerdict) -> RenderableType:
     table = SafeTable(title=f"Gate FAILED: {len(verdict.failures)} violation(s)", header_style="bold red")
     table.add_column("Policy")
     table.add_column("Severity", no_wrap=True)
-    table.add_column("ID", overflow="fold")
+    table.add_column("ID", no_wrap=True, min_width=max((len(f.rule_id) for f in verdict.failures), default=2))
     table.add_column("Why", overflow="fold")
     for failure in verdict.failures:
         table.add_row(

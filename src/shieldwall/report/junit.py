@@ -1,8 +1,10 @@
 """JUnit XML for GitLab and Jenkins test reports: one test case per finding.
 
-A suite per finding kind; an active finding is a ``<failure>`` (its message
-says when it also violates the gate), a suppressed one is ``<skipped>``
-with the rule and reason that set it aside.
+A suite per finding kind. The test suite passes exactly when the gate
+passes: a finding that violates the gate is a ``<failure>``; an active
+finding below the gate (or any finding when no gate is configured, which
+exits 0) is a passing case whose details are in ``<system-out>``; a
+suppressed one is ``<skipped>`` with the rule and reason that set it aside.
 A clean scan still has one passing case, so CI shows that the scan ran.
 """
 
@@ -41,17 +43,18 @@ def render_junit(result: ScanResult, verdict: GateVerdict | None = None) -> str:
             if not finding.active:
                 ET.SubElement(case, "skipped", message=f"suppressed: {suppressions_text(finding)}"[:1000])
                 suite_skipped += 1
-            else:
-                violates = failing is not None and finding.fingerprint in failing
-                prefix = "gate violation: " if violates else ""
+            elif failing is not None and finding.fingerprint in failing:
                 failure = ET.SubElement(
                     case,
                     "failure",
-                    message=f"{prefix}{finding.severity} {finding.title}"[:1000],
+                    message=f"gate violation: {finding.severity} {finding.title}"[:1000],
                     type=str(finding.severity),
                 )
                 failure.text = _details(finding, packages)
                 suite_failures += 1
+            else:  # below the gate: reported, not a failure (the job's exit code is 0 for it)
+                out = ET.SubElement(case, "system-out")
+                out.text = f"below the gate: {finding.severity} {finding.title}\n{_details(finding, packages)}"
         suite.set("tests", str(len(items)))
         suite.set("failures", str(suite_failures))
         suite.set("errors", "0")
@@ -59,6 +62,16 @@ def render_junit(result: ScanResult, verdict: GateVerdict | None = None) -> str:
         total += len(items)
         failures += suite_failures
         skipped += suite_skipped
+    if verdict is not None and verdict.policies and not verdict.passed and failures == 0:
+        # the gate failed on something that is not one of the findings above: the suite must fail too
+        suite = ET.SubElement(root, "testsuite", name=f"{result.target.name} / gate")
+        case = ET.SubElement(suite, "testcase", classname=f"shieldwall.gate.{result.target.name}", name="gate")
+        failure = ET.SubElement(case, "failure", message="gate failed", type="gate")
+        failure.text = "\n".join(f"{f.policy}: {f.rule_id} {f.reason}" for f in verdict.failures) or "gate failed"
+        for key, value in (("tests", "1"), ("failures", "1"), ("errors", "0"), ("skipped", "0")):
+            suite.set(key, value)
+        total += 1
+        failures += 1
     if total == 0:
         suite = ET.SubElement(root, "testsuite", name=f"{result.target.name} / scan")
         ET.SubElement(suite, "testcase", classname=f"shieldwall.{result.target.name}", name="no findings")

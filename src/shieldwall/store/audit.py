@@ -241,7 +241,8 @@ def _sign(store: Store, session: Session, head: AuditEvent) -> AuditCheckpoint:
     checkpoint = AuditCheckpoint(seq=head.seq, event_hash=head.hash, at=at, key_id=kid, signature=signature)
     session.add(checkpoint)
     session.flush()
-    witness_after_commit(session, store.witness_path, WitnessEntry(head.seq, head.hash, at, kid, signature))
+    entry = WitnessEntry(head.seq, head.hash, at, kid, signature)
+    witness_after_commit(session, store.witness_path, entry, getattr(store, "http_witness", None))
     return checkpoint
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shieldwall import paths
 from shieldwall.store.db import create_store_engine, database_url, migrate, normalize_url
+from shieldwall.store.http_witness import HttpWitness
 from shieldwall.store.schema import Setting
 from shieldwall.store.witness import default_witness_path
 
@@ -61,6 +62,7 @@ class Store:
         self.engine = engine
         self.audit_key_path = audit_key_path
         self.witness_path = witness_path  # every checkpoint is also appended there (store/witness.py)
+        self.http_witness: HttpWitness | None = None  # and POSTed there (store/http_witness.py)
         self.checkpoint_every = max(0, checkpoint_every)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
@@ -84,12 +86,14 @@ class Store:
         if checkpoint_every is None:
             text = env.get(ENV_CHECKPOINT_EVERY, "").strip()
             checkpoint_every = int(text) if text.isdigit() else DEFAULT_CHECKPOINT_EVERY
-        return cls(
+        store = cls(
             engine,
             audit_key_path=audit_key_path or default_audit_key_path(env),
             checkpoint_every=checkpoint_every,
             witness_path=witness_path or default_witness_path(env, trail=_without_password(resolved)),
         )
+        store.http_witness = HttpWitness.from_environ(env)
+        return store
 
     @property
     def dialect(self) -> str:

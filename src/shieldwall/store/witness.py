@@ -11,6 +11,9 @@ skips it), and, when ``SHIELDWALL_AUDIT_SYSLOG=1``, sent to syslog/journald
 (facility AUTH). Lines are written after the transaction that signed the
 checkpoint commits, so a rolled-back checkpoint is never witnessed.
 
+When ``SHIELDWALL_AUDIT_WITNESS_URL`` is set, every checkpoint is also POSTed to
+an HTTP witness (another Shieldwall serves one: ``api/routes/witness.py``).
+
 ``audit verify --witness PATH|URL`` reads such a file (or the same lines served
 over HTTP(S)) and fails when the trail is shorter than the last checkpoint the
 witness saw, or when an event no longer has the hash a witnessed checkpoint
@@ -29,13 +32,16 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from shieldwall import paths
 from shieldwall.errors import InputError
+
+if TYPE_CHECKING:
+    from shieldwall.store.http_witness import HttpWitness
 
 ENV_WITNESS = "SHIELDWALL_AUDIT_WITNESS"
 ENV_APPEND_ONLY = "SHIELDWALL_AUDIT_WITNESS_APPEND_ONLY"
@@ -113,8 +119,13 @@ def _to_syslog(entries: list[WitnessEntry]) -> None:
         syslog.syslog(syslog.LOG_AUTH | syslog.LOG_NOTICE, "shieldwall-audit " + entry.line().strip())
 
 
-def witness_after_commit(session: Session, path: Path | None, entry: WitnessEntry) -> None:
-    """Queue ``entry`` to be witnessed once ``session``'s transaction commits (dropped on rollback)."""
+def witness_after_commit(
+    session: Session, path: Path | None, entry: WitnessEntry, http: HttpWitness | None = None
+) -> None:
+    """Queue ``entry`` to be witnessed once ``session``'s transaction commits (dropped on rollback).
+
+    ``http``: also POST it to an HTTP witness (``http_witness.py``).
+    """
     pending: list[WitnessEntry] | None = session.info.get(_PENDING)
     if pending is None:
         pending = session.info[_PENDING] = []
@@ -129,6 +140,8 @@ def witness_after_commit(session: Session, path: Path | None, entry: WitnessEntr
                 except OSError as exc:  # the database checkpoint stands; the missing witness is visible
                     log.error("cannot write the audit witness %s: %s", path, exc)
             _to_syslog(entries)
+            if http is not None:
+                http.send_logged(entries)
 
         def drop(rolled_back: Session, _previous: object) -> None:
             rolled_back.info.pop(_PENDING, None)
@@ -162,18 +175,9 @@ def _parse_lines(text: str, label: str) -> list[WitnessEntry]:
 def load_witness(source: str) -> list[WitnessEntry]:
     """Witnessed checkpoints from a JSON-lines file or an HTTP(S) URL serving the same lines."""
     if source.startswith(("http://", "https://")):
-        import httpx
+        from shieldwall.store.http_witness import fetch_witness
 
-        try:
-            with httpx.stream("GET", source, timeout=30.0, follow_redirects=False) as response:
-                response.raise_for_status()
-                body = b""
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_WITNESS_BYTES:
-                        raise InputError(f"{source}: witness larger than {MAX_WITNESS_BYTES} bytes")
-        except httpx.HTTPError as exc:
-            raise InputError(f"{source}: cannot read the witness ({exc})") from None
+        body = fetch_witness(source, MAX_WITNESS_BYTES)  # egress policy and token: http_witness.py
         return _parse_lines(body.decode("utf-8", "replace"), source)
     path = Path(source)
     try:

@@ -48,7 +48,9 @@ class DirectoryLayer:
             try:
                 with os.scandir(current) as it:
                     items = sorted(it, key=lambda e: e.name)
-            except OSError:
+            except OSError as exc:
+                where = escape_undecodable("/" + current[prefix_len:]) if len(current) >= prefix_len else "/"
+                yield Entry(where, EntryKind.UNREADABLE, error=f"directory not readable ({exc.strerror or exc})")
                 continue
             subdirs = []
             for item in items:
@@ -59,7 +61,8 @@ class DirectoryLayer:
                 path = escape_undecodable("/" + rel)
                 try:
                     st = item.stat(follow_symlinks=False)
-                except OSError:
+                except OSError as exc:
+                    yield Entry(path, EntryKind.UNREADABLE, error=f"cannot stat ({exc.strerror or exc})")
                     continue
                 if stat.S_ISLNK(st.st_mode):
                     yield Entry(

@@ -34,6 +34,8 @@ class EntryKind(StrEnum):
     WHITEOUT = "whiteout"
     OPAQUE = "opaque"
     OTHER = "other"
+    UNREADABLE = "unreadable"
+    """A directory (or file) the walk could not open; ``error`` says why. Reported, never skipped silently."""
 
 
 def _no_content() -> bytes:
@@ -57,6 +59,7 @@ class Entry:
     read: Callable[[], bytes] = _no_content
     offset: int = -1
     """Where a regular file's data starts in the uncompressed layer (-1: not from a tar stream)."""
+    error: str = ""
 
 
 def classify_name(path: str) -> tuple[EntryKind | None, str]:

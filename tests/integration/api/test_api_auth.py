@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 OPERATOR = {
     ("POST", "/api/v1/scans"),
     ("POST", "/api/v1/scans/upload"),
+    ("POST", "/api/v1/witness/{trail}/checkpoints"),
     ("PATCH", "/api/v1/assets/{asset_id}"),
     ("POST", "/api/v1/exceptions"),
     ("POST", "/api/v1/exceptions/{exception_id}/revoke"),
@@ -68,6 +69,7 @@ PATH_VALUES = {
     "agent_id": "agt_" + "0" * 24,
     "window_id": "1",
     "recommendation_id": "1",
+    "trail": "nothing",
 }
 
 

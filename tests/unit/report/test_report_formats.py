@@ -12,7 +12,7 @@ import pytest
 from helpers.sample_result import clean_result, sample_result, sample_verdict
 from helpers.schemas import REPORT_SCHEMA, validate_cyclonedx, validate_report_json, validate_sarif
 from shieldwall.model import Finding, FindingKind, Location, Severity
-from shieldwall.policy.model import GateVerdict
+from shieldwall.policy.model import GateFailure, GateVerdict
 from shieldwall.report.common import summary_line
 from shieldwall.report.formats import OutputFormat, parse_output_spec, render
 from shieldwall.report.sarif import FINGERPRINT_KEY
@@ -123,18 +123,40 @@ def test_cyclonedx_exception_is_accepted_risk() -> None:
     assert vuln["analysis"]["response"] == ["will_not_fix"] and "bob" in vuln["analysis"]["detail"]
 
 
-def test_junit_one_case_per_finding() -> None:
+def test_junit_one_case_per_finding_only_gate_violations_fail() -> None:
     result = sample_result()
     root = ET.fromstring(render(OutputFormat.JUNIT, result, sample_verdict(result)))
     cases = root.findall(".//testcase")
     assert len(cases) == len(result.findings)
     failures = [c for c in cases if c.find("failure") is not None]
     skipped = [c for c in cases if c.find("skipped") is not None]
-    assert len(failures) == sum(1 for f in result.findings if f.active)
+    below = [c for c in cases if c.find("system-out") is not None]
+    # the sample gate fails on two findings: exactly those two are failures; the other active ones pass
+    assert len(failures) == 2 and root.get("failures") == "2"
+    assert all(c.find("failure").get("message", "").startswith("gate violation") for c in failures)  # type: ignore[union-attr]
+    assert len(below) == sum(1 for f in result.findings if f.active) - 2
+    assert all("below the gate" in (c.findtext("system-out") or "") for c in below)
     assert len(skipped) == 3 and root.get("skipped") == "3"
-    assert root.get("tests") == str(len(result.findings)) and root.get("failures") == str(len(failures))
-    gate = [c for c in failures if c.find("failure").get("message", "").startswith("gate violation")]  # type: ignore[union-attr]
-    assert len(gate) == 2
+    assert root.get("tests") == str(len(result.findings))
+
+
+def test_junit_passing_gate_is_a_passing_suite() -> None:
+    result = sample_result()
+    assert any(f.active for f in result.findings)
+    for verdict in (GateVerdict(passed=True, policies=("fail-on critical",)), GateVerdict(passed=True), None):
+        root = ET.fromstring(render(OutputFormat.JUNIT, result, verdict))
+        assert root.get("failures") == "0" and not root.findall(".//failure")
+        assert all(suite.get("failures") == "0" for suite in root.findall("testsuite"))
+
+
+def test_junit_gate_failing_without_a_finding_still_fails_the_suite() -> None:
+    verdict = GateVerdict(
+        passed=False,
+        policies=("p",),
+        failures=(GateFailure("not-a-finding", "db", "stale", Severity.HIGH, FindingKind.VULNERABILITY, "p", "why"),),
+    )
+    root = ET.fromstring(render(OutputFormat.JUNIT, clean_result(), verdict))
+    assert root.get("failures") == "1" and root.find(".//testcase[@name='gate']/failure") is not None
 
 
 def test_junit_clean_scan_has_a_passing_case() -> None:

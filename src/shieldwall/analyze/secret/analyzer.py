@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shieldwall.analyze.archive import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits, is_archive, iter_archive_members
-from shieldwall.analyze.base import EMPTY, AnalysisInput, AnalysisResult, FileInfo
+from shieldwall.analyze.base import EMPTY, AnalysisInput, AnalysisResult, AnalyzerError, FileInfo
 from shieldwall.analyze.secret.config import SecretsConfig, build_ruleset, find_project_config, load_secrets_config
 from shieldwall.analyze.secret.engine import PrefilterKind, SecretEngine, SecretMatch, is_binary
 from shieldwall.analyze.secret.fingerprint import Fingerprinter, load_or_create_key, redact
@@ -171,13 +171,21 @@ class SecretAnalyzer:
         return cls(engine, Fingerprinter(load_or_create_key(data_dir)))
 
     def required(self, path: str, info: FileInfo) -> bool:
-        """Every non-empty file under the size limit whose path is not allowlisted."""
-        if info.size == 0 or info.size > self.max_file_bytes:
+        """Every non-empty file whose path is not allowlisted (over the size limit: a warning, in ``analyze``)."""
+        if info.size == 0:
             return False
         return self._path_allowed is None or self._path_allowed(path) is None
 
     def analyze(self, input: AnalysisInput) -> AnalysisResult:
-        """Scan the file (or every member of an archive) and return redacted findings."""
+        """Scan the file (or every member of an archive) and return redacted findings.
+
+        A file over ``max_file_bytes`` is not read: the runner reports it as a
+        warning with its path and size, never a silent skip.
+        """
+        if input.info.size > self.max_file_bytes:
+            raise AnalyzerError(
+                f"{input.info.size} bytes, over the {self.max_file_bytes}-byte secret scan limit; not scanned"
+            )
         data = input.read()
         path = input.path
         if self.scan_archives and path.lower().endswith(_ARCHIVE_SUFFIXES) and is_archive(data):

@@ -10,8 +10,10 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from helpers.secrets import akid, ghp, token
-from shieldwall.analyze.base import AnalysisInput, AnalysisResult, FileInfo
+from shieldwall.analyze.base import AnalysisInput, AnalysisResult, AnalyzerError, FileInfo
 from shieldwall.analyze.secret.analyzer import SecretAnalyzer, default_secret_analyzer
 from shieldwall.analyze.secret.engine import SecretEngine
 from shieldwall.analyze.secret.fingerprint import KEY_FILE, Fingerprinter, load_or_create_key, redact
@@ -63,12 +65,16 @@ def test_redaction_forms() -> None:
     )
 
 
-def test_required_skips_allowlisted_empty_and_huge_files() -> None:
+def test_required_skips_allowlisted_and_empty_files_and_warns_on_huge_ones() -> None:
     a = analyzer()
     assert not a.required("/app/logo.png", FileInfo("/app/logo.png", 10))
     assert not a.required("/app/x.py", FileInfo("/app/x.py", 0))
-    assert not a.required("/app/x.log", FileInfo("/app/x.log", 10**10))
     assert a.required("/app/x.py", FileInfo("/app/x.py", 10))
+    # a huge file is not skipped silently: analyze() refuses it with its size, the runner makes that a warning
+    huge = FileInfo("/app/x.log", 10**10)
+    assert a.required("/app/x.log", huge)
+    with pytest.raises(AnalyzerError, match="10000000000 bytes"):
+        a.analyze(AnalysisInput("/app/x.log", huge, lambda: b""))
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
