@@ -148,7 +148,8 @@ class _HoleBudget:
         """Count the holes of ``member`` (if sparse) before its content is read."""
         if not member.issparse():
             return
-        stored = sum(length for _, length in member.sparse or ())
+        segments: list[tuple[int, int]] = list(member.sparse or ())  # type: ignore[arg-type]
+        stored = sum(length for _, length in segments)
         hole_bytes = max(member.size - stored, 0)
         if hole_bytes > self.left:
             raise UnsafeInputError(
