@@ -39,7 +39,8 @@ def test_the_store_keeps_warnings_for_the_api_and_the_report(tmp_path: Path) -> 
         view, _ = scan_detail(store, recorded.scan_id)
         assert view.warning_count == 150
         assert len(view.warnings) == STORED_WARNINGS
-        assert view.warnings[0] == {"source": "lang", "message": "/app/0.json: nested too deeply", "path": "/app/0.json"}
+        first = {"source": "lang", "message": "/app/0.json: nested too deeply", "path": "/app/0.json"}
+        assert view.warnings[0] == first
         report = stored_result(store, recorded.asset_id)
         assert [w.path for w in report.warnings[:2]] == ["/app/0.json", "/app/1.json"]
     finally:
