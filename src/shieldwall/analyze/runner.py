@@ -152,7 +152,7 @@ def analyze_layer(
             sizes[entry.path] = size
             if reread is None:
                 reread = rereader is not None and entry.offset >= 0 and rereader.read_at(0, 0) is not None
-            if reread:
+            if reread and entry.offset >= 0:
                 places[entry.path] = (entry.offset, entry.size)
         elif kind is EntryKind.HARDLINK and entry.link in read_cache:
             read = _Memo(_no_read)
@@ -189,7 +189,7 @@ def analyze_layer(
             if not result.empty:
                 files.append(FileResult(entry.path, analyzer.name, result))
         loaded = read.loaded
-        if reread:
+        if reread and entry.path in places:
             pass  # a hard link to a file reads it again from the layer
         elif loaded is not None and cached_bytes + len(loaded) <= _HARDLINK_CACHE_BYTES:
             read_cache[entry.path] = loaded

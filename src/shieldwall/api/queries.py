@@ -484,6 +484,7 @@ class ScanView:
     severity: dict[str, int]
     kind: dict[str, int]
     not_evaluated: int = 0  # packages the vulnerability scanner could not evaluate (an opted-out database gap)
+    warnings: list[dict[str, str]] = field(default_factory=list)  # the first warnings kept with the scan
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data."""
@@ -515,7 +516,16 @@ def scan_view(row: Scan) -> ScanView:
         severity={str(k): int(v) for k, v in (summary.get("severity") or {}).items()},
         kind={str(k): int(v) for k, v in (summary.get("kind") or {}).items()},
         not_evaluated=int((summary.get("not_evaluated") or {}).get("packages", 0)),
+        warnings=stored_warnings(summary),
     )
+
+
+def stored_warnings(summary: dict[str, Any]) -> list[dict[str, str]]:
+    """The warnings a scan's summary kept (``source``, ``message``, ``path``), well-formed ones only."""
+    kept = summary.get("warnings")
+    if not isinstance(kept, list):
+        return []
+    return [{key: str(w.get(key, "")) for key in ("source", "message", "path")} for w in kept if isinstance(w, dict)]
 
 
 @dataclass(frozen=True, slots=True)

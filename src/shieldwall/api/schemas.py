@@ -98,6 +98,14 @@ class JobOut(_Out):
     webhook_status: str = ""
 
 
+class WarningOut(_Out):
+    """Something a scan skipped or could not read, with the reason (never silent)."""
+
+    source: str
+    message: str
+    path: str = ""
+
+
 class ScanOut(_Out):
     """A recorded scan and its summary counts."""
 
@@ -119,6 +127,9 @@ class ScanOut(_Out):
     severity: dict[str, int]
     kind: dict[str, int]
     not_evaluated: int = 0
+    warnings: list[WarningOut] = Field(
+        default_factory=list, description="What the scan skipped and why (the first 100; warning_count is whole)"
+    )
 
 
 class ScanPage(_Out):

@@ -11,14 +11,16 @@ so reports list them apart as the scan's own reports would.
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from sqlalchemy import select
 
-from shieldwall.api.queries import NotFoundError
+from shieldwall.api.queries import NotFoundError, stored_warnings
 from shieldwall.misconfig.check import InputKind
 from shieldwall.misconfig.compliance import ComplianceReport, evaluate, finding_input, load_framework
 from shieldwall.model import Finding, FindingKind, ScanResult, Suppression, Target, TargetKind, TargetRef
+from shieldwall.model.result import ScanWarning
 from shieldwall.store import Store
 from shieldwall.store.inventory import layers_from_json, os_from_json, row_package
 from shieldwall.store.records import finding_from_json, image_config_from_json
@@ -90,7 +92,21 @@ def stored_result(store: Store, asset_id: int) -> ScanResult:
             started_at=scan.started_at if scan is not None else "",
             finished_at=scan.finished_at if scan is not None else "",
             tool_version=scan.tool_version if scan is not None else "",
+            warnings=_scan_warnings(scan),
         )
+
+
+def _scan_warnings(scan: Scan | None) -> tuple[ScanWarning, ...]:
+    """The warnings kept with the asset's last scan (shown in its report: a skip is never silent)."""
+    if scan is None:
+        return ()
+    try:
+        summary = json.loads(scan.summary or "{}")
+    except ValueError:
+        return ()
+    if not isinstance(summary, dict):
+        return ()
+    return tuple(ScanWarning(w["source"], w["message"], w["path"]) for w in stored_warnings(summary))
 
 
 def compliance_for_asset(store: Store, framework: str, asset_id: int) -> ComplianceReport:

@@ -468,6 +468,21 @@ def _summary(findings: Sequence[Finding]) -> dict[str, Any]:
     return {"severity": by_severity, "kind": by_kind}
 
 
+STORED_WARNINGS = 100
+"""Warnings kept with a scan (the count is always whole); each message and path is cut at 1,000 characters."""
+
+
+def _warnings(result: ScanResult) -> dict[str, Any]:
+    """The scan's warnings (masked like the rest of the result), so that the API shows what was skipped and why."""
+    if not result.warnings:
+        return {}
+    kept = [
+        {"source": w.source[:64], "message": w.message[:1000], "path": w.path[:1000]}
+        for w in result.warnings[:STORED_WARNINGS]
+    ]
+    return {"warnings": kept}
+
+
 def _not_evaluated(result: ScanResult) -> dict[str, Any]:
     """Packages the vulnerability scanner did not evaluate (an opted-out gap), kept with the scan."""
     from shieldwall.match.coverage import gap_warnings, not_evaluated_packages
@@ -546,7 +561,7 @@ def record_scan(
             verdict=verdict[:32],
             image_config=image_config_to_json(result.image),
             os_info=os_to_json(result.os),
-            summary=json.dumps({**_summary(findings), **_not_evaluated(result)}, sort_keys=True),
+            summary=json.dumps({**_summary(findings), **_not_evaluated(result), **_warnings(result)}, sort_keys=True),
             package_count=len(result.packages),
             finding_count=len(findings),
             warning_count=len(result.warnings),

@@ -18,6 +18,7 @@ from typing import BinaryIO, Protocol
 
 from shieldwall.analyze.base import normalize_path
 from shieldwall.errors import CorruptInputError, InputError, UnsafeInputError
+from shieldwall.target.limits import DEFAULT_LIMITS, Limits
 from shieldwall.target.tarinfo import BoundedTarInfo
 
 
@@ -77,6 +78,31 @@ def blob_path(digest: str) -> str:
 # An image archive holds manifests, configs and one blob per layer; far fewer than this.
 MAX_ARCHIVE_MEMBERS = 100_000
 
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+def _compressed_size(path: Path) -> int | None:
+    """The file's size when it is a compressed tar (gzip, bzip2, xz), else ``None``."""
+    with path.open("rb") as handle:
+        magic = handle.read(6)
+    return path.stat().st_size if magic.startswith(_COMPRESSED_MAGIC) else None
+
+
+def _check_ratio(path: Path, member: tarfile.TarInfo, compressed: int | None, limits: Limits) -> None:
+    """Refuse a compressed archive whose members claim more than the decompression-ratio limit allows.
+
+    Stepping to the next member decompresses everything before it, so the check
+    runs on the claimed end of each member, before any of it is read.
+    """
+    if compressed is None:
+        return
+    end = member.offset_data + member.size
+    if end > limits.bomb_floor and end > limits.max_ratio * max(compressed, 1):
+        raise UnsafeInputError(
+            f"{path}: decompression bomb: members claim {end} bytes from a {compressed}-byte compressed archive "
+            f"(ratio limit {limits.max_ratio})"
+        )
+
 
 # Compressed archives (``docker save | gzip``) cannot be read from the middle.
 _COMPRESSED_MAGICS = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
@@ -131,7 +157,7 @@ def open_range(path: Path, offset: int, size: int) -> BinaryIO:
 class TarBlobs:
     """Members of a tar file (docker save output, an OCI layout tar)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
         self.label = str(path)
         self._file = path.resolve()
         try:
@@ -140,13 +166,18 @@ class TarBlobs:
         except OSError:
             self._plain = False
         try:
+            compressed = _compressed_size(path)
             self._tar = tarfile.open(path, mode="r:*", tarinfo=BoundedTarInfo)  # noqa: SIM115 - closed by close()
             members = []
-            for member in self._tar:
-                members.append(member)
-                if len(members) > MAX_ARCHIVE_MEMBERS:
-                    self._tar.close()
-                    raise UnsafeInputError(f"{path}: more than {MAX_ARCHIVE_MEMBERS} members in the archive")
+            try:
+                for member in self._tar:
+                    members.append(member)
+                    if len(members) > MAX_ARCHIVE_MEMBERS:
+                        raise UnsafeInputError(f"{path}: more than {MAX_ARCHIVE_MEMBERS} members in the archive")
+                    _check_ratio(path, member, compressed, limits)
+            except BaseException:
+                self._tar.close()
+                raise
         except (tarfile.TarError, EOFError, OSError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise CorruptInputError(f"{path}: not a readable tar archive ({reason})") from exc

@@ -52,7 +52,7 @@ def resolve_docker_archive(ref: TargetRef, limits: Limits) -> ResolvedTarget:
             path, tag = Path(head), tail
     if not path.is_file():
         raise InputError(f"{value}: no such file")
-    blobs = TarBlobs(path)
+    blobs = TarBlobs(path, limits)
     try:
         label = str(path)
         if not blobs.exists("manifest.json"):
@@ -67,7 +67,7 @@ def resolve_docker_archive(ref: TargetRef, limits: Limits) -> ResolvedTarget:
         if not isinstance(config_name, str) or not isinstance(layer_names, list):
             raise CorruptInputError(f"{label}: manifest entry lacks Config or Layers")
         if len(layer_names) > limits.max_layers:
-            raise CorruptInputError(f"{label}: {len(layer_names)} layers is above the limit")
+            raise CorruptInputError(f"{label}: {len(layer_names)} layers is above the limit of {limits.max_layers}")
         raw_config = read_bounded(blobs, config_name, limits.max_metadata_bytes)
         config_hex = Path(config_name).name.removesuffix(".json")
         if len(config_hex) == 64:

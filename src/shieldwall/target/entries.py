@@ -84,6 +84,7 @@ def walk_tar_stream(stream: BinaryIO, limits: Limits, label: str) -> Iterator[En
     except tarfile.TarError as exc:
         raise CorruptInputError(f"{label}: not a tar archive ({exc})") from exc
     members = 0
+    holes = _HoleBudget(limits.max_sparse_hole_bytes, label)
     try:
         while True:
             try:
@@ -106,8 +107,9 @@ def walk_tar_stream(stream: BinaryIO, limits: Limits, label: str) -> Iterator[En
                     EntryKind.FILE,
                     member.size,
                     member.mode,
-                    read=_member_reader(tar, member, limits, path, label),
-                    offset=member.offset_data,
+                    read=_member_reader(tar, member, limits, path, label, holes),
+                    # a sparse member's stored bytes are not its content: never re-read it by offset
+                    offset=-1 if member.issparse() else member.offset_data,
                 )
             elif member.isdir():
                 yield Entry(path, EntryKind.DIR, 0, member.mode)
@@ -158,8 +160,36 @@ def _read_chunked(handle: IO[bytes], size: int) -> bytes:
     return bytes(buffer)
 
 
+class _HoleBudget:
+    """The zero bytes that sparse members of one layer may still expand to when they are read.
+
+    A sparse member stores a few bytes and a map claiming any size; reading it
+    materialises every hole. Past the budget the layer is a sparse bomb: the
+    target fails (exit 2), as for a decompression bomb, after bounded work.
+    """
+
+    def __init__(self, limit: int, label: str) -> None:
+        self.left = limit
+        self.limit = limit
+        self.label = label
+
+    def charge(self, member: tarfile.TarInfo, path: str) -> None:
+        """Count the holes of ``member`` (if sparse) before its content is read."""
+        if not member.issparse():
+            return
+        segments: list[tuple[int, int]] = list(member.sparse or ())  # type: ignore[arg-type]
+        stored = sum(length for _, length in segments)
+        hole_bytes = max(member.size - stored, 0)
+        if hole_bytes > self.left:
+            raise UnsafeInputError(
+                f"{self.label}: sparse member {path} expands to {member.size} bytes; the holes of sparse members "
+                f"would pass the {self.limit}-byte limit for one layer (a sparse bomb)"
+            )
+        self.left -= hole_bytes
+
+
 def _member_reader(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, limits: Limits, path: str, label: str
+    tar: tarfile.TarFile, member: tarfile.TarInfo, limits: Limits, path: str, label: str, holes: _HoleBudget
 ) -> Callable[[], bytes]:
     cache: list[bytes] = []
 
@@ -168,6 +198,7 @@ def _member_reader(
             return cache[0]
         if member.size > limits.max_file_bytes:
             raise FileTooLargeError(f"{path}: {member.size} bytes is above the per-file limit")
+        holes.charge(member, path)
         # A member whose data stops short (or whose sparse map is broken) fails inside the tar
         # module; that is a corrupt layer, reported as such wherever the content is read.
         try:

@@ -18,7 +18,9 @@ class Limits:
 
     ``max_ratio`` guards against decompression bombs: once a layer has produced
     ``bomb_floor`` bytes, its uncompressed size may not exceed ``max_ratio``
-    times the compressed bytes read so far.
+    times the compressed bytes read so far. ``max_sparse_hole_bytes`` is the
+    same guard for sparse members (GNU sparse 0.0/0.1/1.0, old-GNU ``S``),
+    whose few stored bytes can claim terabytes of holes.
     """
 
     max_layer_bytes: int = 32 * GiB
@@ -28,6 +30,8 @@ class Limits:
     max_ratio: int = 250
     bomb_floor: int = 256 * MiB
     max_layers: int = 512
+    max_sparse_hole_bytes: int = 256 * MiB
+    """Zero bytes that the holes of sparse tar members may expand to, per layer, once read."""
     egress: EgressPolicy | None = None
     """Where registry connections may go; ``None`` is the CLI's policy (``EgressPolicy.cli()``)."""
 

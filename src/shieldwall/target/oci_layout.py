@@ -40,7 +40,7 @@ def resolve_oci_layout(ref: TargetRef, limits: Limits) -> ResolvedTarget:
     if path.is_dir():
         blobs: BlobSource = DirBlobs(path)
     elif path.is_file():
-        blobs = TarBlobs(path)
+        blobs = TarBlobs(path, limits)
     else:
         raise InputError(f"{ref.value}: no such OCI layout")
     try:
@@ -78,7 +78,7 @@ def _resolve(ref: TargetRef, path: Path, ref_name: str, blobs: BlobSource, limit
         raise CorruptInputError(f"{label}: indexes nested deeper than {_MAX_INDEX_DEPTH}")
     config_desc, layer_descs = manifest_parts(manifest, label)
     if len(layer_descs) > limits.max_layers:
-        raise CorruptInputError(f"{label}: {len(layer_descs)} layers is above the limit")
+        raise CorruptInputError(f"{label}: {len(layer_descs)} layers is above the limit of {limits.max_layers}")
     config = parse_image_config(_read_blob(blobs, config_desc, limits.max_metadata_bytes, f"{label}: config"), label)
     if len(config.diff_ids) != len(layer_descs):
         raise CorruptInputError(f"{label}: config lists {len(config.diff_ids)} diff IDs, manifest {len(layer_descs)}")

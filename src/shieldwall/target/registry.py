@@ -501,7 +501,7 @@ def _resolve(ref: TargetRef, reference: ImageReference, client: RegistryClient, 
         raise InputError(f"{label}: not a container image (config media type {config_desc.media_type!r})")
     _check_layer_types(layer_descs, label)
     if len(layer_descs) > limits.max_layers:
-        raise CorruptInputError(f"{label}: {len(layer_descs)} layers is above the limit")
+        raise CorruptInputError(f"{label}: {len(layer_descs)} layers is above the limit of {limits.max_layers}")
     raw_config = client.get_blob(repo, config_desc.digest, limits.max_metadata_bytes)
     config = parse_image_config(raw_config, f"{label}: config")
     if len(config.diff_ids) != len(layer_descs):

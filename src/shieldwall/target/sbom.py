@@ -481,9 +481,22 @@ def _str(value: object) -> str:
     return ""
 
 
-def _walk_components(components: object) -> Iterator[dict[str, Any]]:
-    """Every component, nested ones included, without recursion."""
-    stack = list(reversed(_list(components)))
+def _shaped_list(value: object, path: Path, field: str) -> list[Any]:
+    """``value`` when it is a list (absent: empty); any other type is a malformed document, named by field."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise CorruptInputError(f"{path}: {field} must be a list, not {type(value).__name__}")
+    return value
+
+
+def _walk_components(components: object, path: Path, field: str) -> Iterator[dict[str, Any]]:
+    """Every component, nested ones included, without recursion.
+
+    A ``components`` that is not a list is a malformed document (nothing could be
+    read from it); an item that is not an object is skipped, as are wrongly typed fields.
+    """
+    stack = list(reversed(_shaped_list(components, path, field)))
     while stack:
         component = stack.pop()
         if isinstance(component, dict):
@@ -521,7 +534,10 @@ def _cyclonedx(data: dict[str, Any], path: Path, location: Location) -> SbomCont
 
     items: list[_Item] = []
     os: OSInfo | None = None
-    components = [*_walk_components(subject.get("components")), *_walk_components(data.get("components"))]
+    components = [
+        *_walk_components(subject.get("components"), path, "metadata.component.components"),
+        *_walk_components(data.get("components"), path, "components"),
+    ]
     if len(components) > MAX_PACKAGES:
         raise UnsafeInputError(f"{path}: SBOM lists more than {MAX_PACKAGES} components")
     for index, component in enumerate(components):
@@ -585,8 +601,8 @@ class _SpdxView:
 
 
 def _spdx_from_dict(data: dict[str, Any], path: Path, location: Location) -> SbomContents:
-    packages = data.get("packages")
-    if isinstance(packages, list) and len(packages) > MAX_PACKAGES:
+    packages = _shaped_list(data.get("packages"), path, "packages")
+    if len(packages) > MAX_PACKAGES:
         raise UnsafeInputError(f"{path}: SBOM lists more than {MAX_PACKAGES} packages")
     try:
         document: Document = JsonLikeDictParser().parse(data)  # type: ignore[no-untyped-call]

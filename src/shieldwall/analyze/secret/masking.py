@@ -93,6 +93,7 @@ def mask_secrets(result: ScanResult, values: Iterable[str]) -> ScanResult:
         layers=tuple(masker.layer(ref) or ref for ref in result.layers),
         findings=tuple(masker.finding(f) for f in result.findings),
         packages=tuple(masker.package(p) for p in result.packages),
+        warnings=tuple(replace(w, message=masker.text(w.message)) for w in result.warnings),
     )
 
 
@@ -104,6 +105,7 @@ def _texts(result: ScanResult) -> Iterator[str]:
         yield " ".join(image.entrypoint + image.cmd)
         yield from (f"{k}={v}" for k, v in image.labels)
         yield from (h.created_by for h in image.history)
+    yield from (w.message for w in result.warnings)  # a parser's error can quote the line it stopped on
     for finding in result.findings:
         if finding.kind in (FindingKind.SECRET, FindingKind.SENSITIVE_FILE):
             continue  # built redacted
