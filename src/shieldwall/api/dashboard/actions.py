@@ -41,7 +41,10 @@ from shieldwall.report.sarif import render_sarif, sarif_document
 router = APIRouter(include_in_schema=False)
 UPLOAD_PATH = "/actions/upload"
 JOBS_SHOWN = 50
-PREVIEW_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+PREVIEW_CSP = (  # the report's own script runs in an opaque origin: no cookie, no access to the dashboard
+    "sandbox allow-scripts; default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+    "img-src data:; frame-ancestors 'self'"
+)
 PAGE_WITH_FRAME_CSP = DASHBOARD_CSP + "; frame-src 'self'"
 PAGE_WITH_POLL_CSP = DASHBOARD_CSP + "; connect-src 'self'"
 
