@@ -14,11 +14,10 @@ import pytest
 from sqlalchemy import update
 
 from helpers.api_server import ApiServer, api_settings, tokens
+from helpers.dashops_story import Story, build_story
 from shieldwall.api.tokens import Role
 from shieldwall.store import Store
 from shieldwall.store.schema import AuditEvent
-
-from .dashops_data import Story, build_story
 
 SBOM = {
     "bomFormat": "CycloneDX",
