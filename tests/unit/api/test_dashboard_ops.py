@@ -261,3 +261,20 @@ def test_registries_and_tokens_follow_the_role_matrix_and_a_token_is_shown_once(
     assert "done=" in admin.post(f"/actions/tokens/{token_id}/revoke", data={"csrf": csrf}).headers["location"]
     with rig.server.client(token=secret.group(1)) as api:
         assert api.get("/api/v1/whoami").status_code == 401
+
+
+def test_a_browser_upload_over_the_upload_limit_is_refused(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}", audit_key_path=tmp_path / "audit.pem")
+    server = ApiServer.start(store, api_settings(tmp_path / "data", tmp_path / "cache", max_upload_bytes=64 * 1024))
+    server.tokens = tokens(store)
+    try:
+        operator, csrf = browser(server, Role.OPERATOR)
+        big = operator.post(
+            "/actions/upload", data={"csrf": csrf, "kind": "sbom"}, files={"file": ("big.json", b" " * 200_000)}
+        )
+        assert big.status_code == 413
+        with server.client(Role.VIEWER) as api:
+            assert api.get("/api/v1/jobs").json() == []
+    finally:
+        server.stop()
+        store.close()
