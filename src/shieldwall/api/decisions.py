@@ -9,21 +9,25 @@ reason, expiry) in its stored data. Statements are grouped by what they say
 and counted by the findings and assets they cover.
 
 Both are sorted into *expiring* (within the chosen number of days), *expired*
-and *open-ended* (no expiry). Reading statements parses the stored data of
-suppressed findings; at most ``MAX_STATEMENT_ROWS`` are read and a cut is
-reported (``statements_truncated``), never silently dropped. The audit
-trail's verification result comes with the decisions: a broken chain is
-reported as broken.
+and *open-ended* (no expiry). The database extracts the statements from the
+stored data of suppressed findings and groups them by statement list and
+asset (PostgreSQL ``jsonb``, SQLite ``json_extract``); at most
+``MAX_STATEMENT_ROWS`` groups are read and a cut is reported
+(``statements_truncated``), never silently dropped. The audit trail's
+verification (run alongside the queries) comes with the decisions: a broken
+chain is reported as broken.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 
 from shieldwall.api.queries import ExceptionView, exception_view
 from shieldwall.store import Store
@@ -31,7 +35,7 @@ from shieldwall.store.audit import VerifyReport, verify
 from shieldwall.store.core import utcnow
 from shieldwall.store.schema import AuditEvent, ExceptionRule, FindingStatus, StoredFinding
 
-MAX_STATEMENT_ROWS = 20_000
+MAX_STATEMENT_ROWS = 100_000  # (statement list, asset) groups read; past it the counts are a lower bound
 DECISION_ACTIONS = (
     "exception.added",
     "exception.revoked",
@@ -186,37 +190,51 @@ def _exceptions(store: Store, now: dt.datetime) -> list[ExceptionDecision]:
         ]
 
 
+def _suppression_columns(dialect: str) -> tuple[Any, Any]:
+    """The stored finding's ``suppressions`` (JSON text) and ``suppressed`` (comment text), read by the database."""
+    if dialect == "postgresql":
+        doc = cast(StoredFinding.data, JSONB)
+        return cast(doc["suppressions"], Text), doc["suppressed"].astext
+    return func.json_extract(StoredFinding.data, "$.suppressions"), func.json_extract(
+        StoredFinding.data, "$.suppressed"
+    )
+
+
+def _items(suppressions: Any, comment: Any) -> list[dict[str, Any]]:
+    try:
+        items = json.loads(suppressions) if isinstance(suppressions, str) else suppressions
+    except ValueError:
+        items = None
+    found = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    if not found and comment:
+        found = [{"kind": "comment", "rule": "in-file comment", "reason": str(comment)}]
+    return found
+
+
 def _statements(store: Store, now: dt.datetime, within: int) -> tuple[list[Statement], bool]:
+    """Statements grouped by the database first (by statement list and asset), then by what each statement says."""
     groups: dict[tuple[str, ...], tuple[int, set[int]]] = {}
     with store.session() as session:
+        suppressions, comment = _suppression_columns(session.get_bind().dialect.name)
         rows = session.execute(
-            select(StoredFinding.asset_id, StoredFinding.data)
+            select(suppressions, comment, StoredFinding.asset_id, func.count())
             .where(
                 StoredFinding.status == str(FindingStatus.SUPPRESSED),
                 StoredFinding.suppressed_by.not_like("exception #%"),
             )
-            .order_by(StoredFinding.id.desc())
+            .group_by(suppressions, comment, StoredFinding.asset_id)
             .limit(MAX_STATEMENT_ROWS + 1)
         ).all()
     truncated = len(rows) > MAX_STATEMENT_ROWS
-    for asset_id, data in rows[:MAX_STATEMENT_ROWS]:
-        try:
-            doc = json.loads(data or "{}")
-        except ValueError:
-            doc = {}
-        items = doc.get("suppressions") or [] if isinstance(doc, dict) else []
-        if not items and isinstance(doc, dict) and doc.get("suppressed"):
-            items = [{"kind": "comment", "rule": "in-file comment", "reason": str(doc.get("suppressed"))}]
-        for item in items:
-            if not isinstance(item, dict):
-                continue
+    for listed, text, asset_id, number in rows[:MAX_STATEMENT_ROWS]:
+        for item in _items(listed, text):
             statement = item.get("statement") or []
             extra = dict(statement) if isinstance(statement, list) else dict(statement or {})
             fields = ("kind", "rule", "source", "author", "reason", "expires")
             key = (*(str(item.get(k, "")) for k in fields), str(extra.get("status", "")))
             count, assets = groups.get(key, (0, set()))
             assets.add(int(asset_id))
-            groups[key] = (count + 1, assets)
+            groups[key] = (count + int(number), assets)
     statements: list[Statement] = []
     for key, (count, assets) in groups.items():
         kind, rule, source, author, reason, expires, status = key
@@ -287,7 +305,12 @@ def audit_status(report: VerifyReport) -> AuditStatus:
 def decisions(store: Store, *, within_days: int = 30, events: int = 50, now: dt.datetime | None = None) -> Decisions:
     """Exceptions and statements sorted by when they end, recent decision events, and the audit verification."""
     now = now or utcnow()
-    exceptions = _exceptions(store, now)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shieldwall-verify") as pool:
+        verifying = pool.submit(verify, store)  # the chain walk overlaps the queries below
+        exceptions = _exceptions(store, now)
+        statements, truncated = _statements(store, now, within_days)
+        events_found = _events(store, events)
+        status = audit_status(verifying.result())
     live = [e for e in exceptions if e.exception.state == "active"]
     horizon = now + dt.timedelta(days=within_days)
     expiring = [
@@ -296,8 +319,6 @@ def decisions(store: Store, *, within_days: int = 30, events: int = 50, now: dt.
     expiring.sort(key=lambda e: e.exception.expires_at)
     expired = [e for e in exceptions if e.exception.state == "expired"]
     open_ended = [e for e in live if not e.exception.expires_at]
-    statements, truncated = _statements(store, now, within_days)
-    status = audit_status(verify(store))
     counts = {
         "exceptions_active": len(live),
         "exceptions_expiring": len(expiring),
@@ -318,7 +339,7 @@ def decisions(store: Store, *, within_days: int = 30, events: int = 50, now: dt.
         open_ended=tuple(open_ended),
         statements=tuple(statements),
         statements_truncated=truncated,
-        events=tuple(_events(store, events)),
+        events=tuple(events_found),
         audit=status,
         counts=counts,
     )
