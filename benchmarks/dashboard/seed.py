@@ -291,7 +291,8 @@ def seed(url: str, *, seed_value: int = 19, now: dt.datetime | None = None) -> d
         for table in ("assets", "scans", "inventories", "environments"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         conn.commit()
-        cur.execute("ANALYZE")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")  # what autovacuum does on a server that has been running
     with (
         Store.open(url, audit_key_path=Path("/nonexistent/shieldwall-bench-audit.pem")) as store,
         store.session() as session,

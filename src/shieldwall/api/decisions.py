@@ -305,11 +305,13 @@ def audit_status(report: VerifyReport) -> AuditStatus:
 def decisions(store: Store, *, within_days: int = 30, events: int = 50, now: dt.datetime | None = None) -> Decisions:
     """Exceptions and statements sorted by when they end, recent decision events, and the audit verification."""
     now = now or utcnow()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shieldwall-verify") as pool:
-        verifying = pool.submit(verify, store)  # the chain walk overlaps the queries below
-        exceptions = _exceptions(store, now)
-        statements, truncated = _statements(store, now, within_days)
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="shieldwall-decisions") as pool:
+        verifying = pool.submit(verify, store)  # the chain walk and the two scans of suppressed findings overlap
+        reading = pool.submit(_statements, store, now, within_days)
+        counting = pool.submit(_exceptions, store, now)
         events_found = _events(store, events)
+        exceptions = counting.result()
+        statements, truncated = reading.result()
         status = audit_status(verifying.result())
     live = [e for e in exceptions if e.exception.state == "active"]
     horizon = now + dt.timedelta(days=within_days)

@@ -16,6 +16,7 @@ OURS = (
     "ix_findings_fixed_at",
     "ix_asset_tags_first_seen",
     "ix_assets_first_seen",
+    "ix_findings_status_suppressed_by",
 )
 
 

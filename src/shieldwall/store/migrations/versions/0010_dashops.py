@@ -1,4 +1,4 @@
-"""dashops: indexes for the dashboard's "what changed" pages
+"""dashops: indexes for the dashboard's "what changed" and "who decided what" pages
 
 Revision ID: 0010
 Revises: 0002
@@ -23,6 +23,7 @@ INDEXES = (
     ("ix_findings_fixed_at", "findings", ["fixed_at"]),
     ("ix_asset_tags_first_seen", "asset_tags", ["first_seen"]),
     ("ix_assets_first_seen", "assets", ["first_seen"]),
+    ("ix_findings_status_suppressed_by", "findings", ["status", "suppressed_by"]),
 )
 
 
