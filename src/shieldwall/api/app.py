@@ -31,11 +31,14 @@ from shieldwall.api.routes import (
     agents,
     assets,
     audit,
+    changes,
     compliance,
+    decisions,
     fim,
     findings,
     insights,
     ips,
+    registry_edit,
     scans,
     tasks,
     witness,
@@ -51,7 +54,7 @@ from shieldwall.store import Store
 API_PREFIX = "/api/v1"
 API_VERSION = "1.0.0"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
-UPLOAD_PATHS = (f"{API_PREFIX}/scans/upload",)
+UPLOAD_PATHS = (f"{API_PREFIX}/scans/upload", "/actions/upload")  # the dashboard upload: dashboard/actions.py
 DESCRIPTION = """\
 Shieldwall's REST API: submit scans (registry images, uploaded image archives and SBOMs) as asynchronous
 jobs; read results by scan, asset and finding; manage exceptions; evaluate compliance frameworks; export and
@@ -111,7 +114,23 @@ def create_app(
     _install_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=AUTH_ERRORS)
-    for module in (scans, findings, assets, compliance, audit, admin, fim, tasks, ips, agents, agent_protocol, witness):
+    for module in (
+        scans,
+        findings,
+        assets,
+        compliance,
+        audit,
+        admin,
+        fim,
+        tasks,
+        ips,
+        agents,
+        agent_protocol,
+        changes,
+        decisions,
+        registry_edit,
+        witness,
+    ):
         api.include_router(module.router)
     api.include_router(insights.router)  # exposure, components, vulnerabilities (dashboard: exposure pages)
     app.include_router(api)
@@ -125,6 +144,11 @@ def create_app(
         fleet.install(app)
         ips_page.install(app)
         insights_pages.install(app)
+        from shieldwall.api.dashboard import actions, changes_pages, decision_pages
+
+        changes_pages.install(app)
+        decision_pages.install(app)
+        actions.install(app)
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(NulGuard)

@@ -589,3 +589,17 @@ class AgentEventRow(Base):
     attributes: Mapped[str] = mapped_column(Text, default="{}")
     observed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+# --- dashops ---
+# Indexes for the dashboard's "what changed" pages (migration 0010): a scan's new findings (first_scan_id),
+# its resolved ones (asset_id, fixed_at), the fleet's findings and assets new or fixed in a period, rebuilt tags;
+# and the decisions page's suppressed findings by who set them aside (status, suppressed_by).
+
+Index("ix_findings_first_scan_id", StoredFinding.first_scan_id)
+Index("ix_findings_asset_fixed_at", StoredFinding.asset_id, StoredFinding.fixed_at)
+Index("ix_findings_first_seen", StoredFinding.first_seen)
+Index("ix_findings_fixed_at", StoredFinding.fixed_at)
+Index("ix_asset_tags_first_seen", AssetTag.first_seen)
+Index("ix_assets_first_seen", Asset.first_seen)
+Index("ix_findings_status_suppressed_by", StoredFinding.status, StoredFinding.suppressed_by)
