@@ -16,13 +16,16 @@ What it does (all services are private, on 127.0.0.1, under a temporary director
    process, per-process disk cache: today's single-machine path), and
    ``workers=1`` / ``workers=2`` (``SHIELDWALL_BROKER_URL`` set: the sweep
    queues one task per digest, ``shieldwall worker --pool solo`` processes
-   run them with the Redis-shared, HMAC-authenticated layer cache);
+   run them with the Redis-shared, HMAC-authenticated layer cache, and each
+   image task fans its missing layers out as ``scan.layer`` tasks:
+   ``SHIELDWALL_FANOUT_MIN_BYTES=0``), and ``workers=2/image`` (the same
+   without fan-out: one task per image, as before it);
 4. reports images per minute (sweep start to the last task recorded), the
    layer-cache hit rate, PostgreSQL load (``pg_stat_database`` deltas:
    transactions, rows read and written) and Redis load (``INFO`` deltas:
    commands processed, network bytes; memory used).
 
-    PYTHONPATH=src .venv/bin/python benchmarks/scale/run_scale.py --images 200 --write benchmarks/scale/RESULTS.md
+    PYTHONPATH=src .venv/bin/python benchmarks/scale/run_scale.py --images 120 --write benchmarks/scale/RESULTS.md
 """
 
 from __future__ import annotations
@@ -156,6 +159,8 @@ def run_config(
     procs: list[subprocess.Popen[bytes]] = []
     if workers:
         env.update({"SHIELDWALL_BROKER_URL": redis_url, "SHIELDWALL_CACHE_KEY": CACHE_KEY})
+        # fan-out of every missing layer (0), or one task per image (no layer is big enough)
+        env["SHIELDWALL_FANOUT_MIN_BYTES"] = str(2**62 if name.endswith("/image") else 0)
         for i in range(workers):
             wenv = dict(env, SHIELDWALL_CACHE_DIR=str(work / f"cache-{name}-w{i}"))
             log = (work / f"{name}-w{i}.log").open("wb")
@@ -185,6 +190,13 @@ def run_config(
     with psycopg.connect(plain_url) as conn:
         scans = int((conn.execute("SELECT count(*) FROM scans").fetchone() or [0])[0])
         dead = int((conn.execute("SELECT count(*) FROM task_runs WHERE status = 'dead'").fetchone() or [0])[0])
+        layer_tasks = {
+            str(outcome): int(n)
+            for outcome, n in conn.execute(
+                "SELECT NULLIF(result, '')::json->>'outcome', count(*) FROM task_runs"
+                " WHERE name = 'scan.layer' GROUP BY 1"
+            ).fetchall()
+        }
     cache: dict[str, int] = {}
     if workers:
         raw: Any = client.hgetall("shieldwall:layer-cache:stats")
@@ -202,12 +214,20 @@ def run_config(
         "seconds": round(elapsed, 1),
         "images_per_minute": round(scans / elapsed * 60, 1),
         "analyses": analyses,
+        "layer_tasks": layer_tasks,
         "hit_rate": round(1 - analyses / layer_reads, 3),
         "cache": cache,
         "pg": {k: pg_after[k] - pg_before[k] for k in pg_after},
         "redis": {k: redis_after[k] - redis_before[k] for k in ("commands", "net_in", "net_out")}
         | {"used_memory": redis_after["used_memory"]},
     }
+
+
+def _layer_tasks(row: dict[str, Any]) -> str:
+    tasks = row.get("layer_tasks") or {}
+    if not tasks:
+        return "-"
+    return "/".join(str(tasks.get(k, 0)) for k in ("analysed", "cached", "held"))
 
 
 def _markdown(rows: list[dict[str, Any]], distinct: int, command: str) -> str:
@@ -226,9 +246,9 @@ def _markdown(rows: list[dict[str, Any]], distinct: int, command: str) -> str:
         " layers (2 OS bases from ../shared/data/pkgdb, 10 runtime layers, 1 unique layer per image);"
         " every scanner on; no advisory database (matching is not what is measured)",
         "",
-        "| config | scans | dead | seconds | images/min | layer analyses | hit rate | PG commits | PG rows read"
-        " | PG rows written | Redis commands | Redis MB in/out |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| config | scans | dead | seconds | images/min | layer analyses | layer tasks (analysed/cached/held)"
+        " | hit rate | PG commits | PG rows read | PG rows written | Redis commands | Redis MB in/out |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         pg, rd = r["pg"], r["redis"]
@@ -236,7 +256,7 @@ def _markdown(rows: list[dict[str, Any]], distinct: int, command: str) -> str:
         mb = f"{rd['net_in'] / 1e6:.1f}/{rd['net_out'] / 1e6:.1f}" if r["workers"] else "-"
         lines.append(
             f"| {r['config']} | {r['scans']} | {r['dead']} | {r['seconds']} | {r['images_per_minute']}"
-            f" | {r['analyses']}"
+            f" | {r['analyses']} | {_layer_tasks(r)}"
             f" | {r['hit_rate']:.1%} | {pg['xact_commit']} | {pg['tup_returned'] + pg['tup_fetched']} | {written}"
             f" | {rd['commands'] if r['workers'] else '-'} | {mb} |"
         )
@@ -248,7 +268,7 @@ def main() -> None:
     """Run every configuration and print (or write) the results."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=200)
-    parser.add_argument("--configs", default="inline,workers=1,workers=2")
+    parser.add_argument("--configs", default="inline,workers=2/image,workers=1,workers=2")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="shieldwall-scale-bench-"))
@@ -262,7 +282,7 @@ def main() -> None:
         print(f"pushed {args.images} images in {time.monotonic() - t0:.0f}s", file=sys.stderr)
         rows = []
         for config in args.configs.split(","):
-            workers = int(config.split("=")[1]) if config.startswith("workers=") else 0
+            workers = int(config.split("=")[1].split("/")[0]) if config.startswith("workers=") else 0
             row = run_config(config, workers, pg, broker.url(0), registry.host, args.images, work)
             print(json.dumps(row), file=sys.stderr)
             rows.append(row)
