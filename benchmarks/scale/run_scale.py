@@ -150,6 +150,8 @@ def run_config(
             "SHIELDWALL_CACHE_DIR": str(work / f"cache-{name}"),
             "SHIELDWALL_AUDIT_KEY": str(work / "audit-key.pem"),
             "DOCKER_CONFIG": str(work / "docker-config"),
+            # the sweep and the workers use the server's egress policy: the private registry is on loopback
+            "SHIELDWALL_EGRESS_ALLOW": "127.0.0.0/8",
         }
     )
     sweep = [sys.executable, "-m", "shieldwall", "monitor", "sweep", registry_host, "--insecure", "-f", "json"]

@@ -57,7 +57,6 @@ AGENT_ERRORS: dict[int | str, dict[str, Any]] = {
         401: "Not a valid signed request of a current agent (or a bad enrollment token)",
         413: "The request body is larger than the limit",
         422: "The body is invalid",
-        503: "Events stored but the task queue is unavailable: send the batch again later",
     }.items()
 }
 MAX_LONG_POLL_SECONDS = 60
@@ -171,7 +170,12 @@ async def get_policy(
         await asyncio.sleep(1.0)
 
 
-@router.post("/events", response_model=EventBatchOut)
+QUEUE_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorOut, "description": "Events stored but the task queue is unavailable: send them again later"}
+}
+
+
+@router.post("/events", response_model=EventBatchOut, responses=QUEUE_UNAVAILABLE)
 def post_events(body: EventBatchIn, request: Request, agent: Signed) -> EventBatchOut:
     """Store a batch of events idempotently (a retried batch is a no-op); acknowledge every key.
 
