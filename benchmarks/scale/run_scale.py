@@ -136,7 +136,8 @@ def run_config(
     name: str, workers: int, pg: Any, redis_url: str, registry_host: str, images: int, work: Path
 ) -> dict[str, Any]:
     """One configuration on an empty database and empty caches."""
-    database = fresh_database(pg, f"bench{name.replace('=', '')}")
+    safe = name.replace("=", "").replace("/", "-")
+    database = fresh_database(pg, f"bench{safe.replace('-', '')}")
     url = pg.url(database)
     plain_url = url.replace("+psycopg", "")
     client = redis.Redis.from_url(redis_url)
@@ -146,8 +147,8 @@ def run_config(
         {
             "PYTHONPATH": str(ROOT / "src"),
             "SHIELDWALL_DATABASE_URL": url,
-            "SHIELDWALL_DATA_DIR": str(work / f"data-{name}"),
-            "SHIELDWALL_CACHE_DIR": str(work / f"cache-{name}"),
+            "SHIELDWALL_DATA_DIR": str(work / f"data-{safe}"),
+            "SHIELDWALL_CACHE_DIR": str(work / f"cache-{safe}"),
             "SHIELDWALL_AUDIT_KEY": str(work / "audit-key.pem"),
             "DOCKER_CONFIG": str(work / "docker-config"),
             # the sweep and the workers use the server's egress policy: the private registry is on loopback
@@ -164,8 +165,8 @@ def run_config(
         # fan-out of every missing layer (0), or one task per image (no layer is big enough)
         env["SHIELDWALL_FANOUT_MIN_BYTES"] = str(2**62 if name.endswith("/image") else 0)
         for i in range(workers):
-            wenv = dict(env, SHIELDWALL_CACHE_DIR=str(work / f"cache-{name}-w{i}"))
-            log = (work / f"{name}-w{i}.log").open("wb")
+            wenv = dict(env, SHIELDWALL_CACHE_DIR=str(work / f"cache-{safe}-w{i}"))
+            log = (work / f"{safe}-w{i}.log").open("wb")
             procs.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "shieldwall", "worker", "--pool", "solo", "--loglevel", "warning"],
@@ -204,7 +205,7 @@ def run_config(
         raw: Any = client.hgetall("shieldwall:layer-cache:stats")
         cache = {k.decode(): int(v) for k, v in raw.items()}
     else:  # the in-process path: count the per-process disk cache's entries (= analyses)
-        cache = {"puts": len(list((work / f"cache-{name}" / "layers").rglob("*.json.gz")))}
+        cache = {"puts": len(list((work / f"cache-{safe}" / "layers").rglob("*.json.gz")))}
     layer_reads = images * 3
     analyses = cache.get("puts", 0)
     return {
@@ -291,7 +292,10 @@ def main() -> None:
         command = f"PYTHONPATH=src .venv/bin/python benchmarks/scale/run_scale.py --images {args.images}"
         text = _markdown(rows, distinct, command + (f" --write {args.write}" if args.write else ""))
         if args.write:
-            args.write.write_text(text)
+            old = args.write.read_text() if args.write.exists() else ""
+            marker = "## Agent ingestion"  # run_ingest.py's section is kept
+            kept = "\n" + old[old.index(marker) :] if marker in old else ""
+            args.write.write_text(text + kept)
         print(text)
     finally:
         registry.stop()
