@@ -59,6 +59,8 @@ SHARED = ROOT.parent / "shared" / "data" / "pkgdb"
 DEBIAN_OS = b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
 ALPINE_OS = b'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.4.6\nPRETTY_NAME="Alpine Linux v3.4"\n'
 CACHE_KEY = "benchmark-layer-cache-hmac-key-0123456789"
+LAYERS_PER_IMAGE = [3]
+SCENARIO = ["2 OS bases from ../shared/data/pkgdb, 10 runtime layers, 1 unique layer per image"]
 PY_PACKAGES = ["requests==2.19.0", "Jinja2==2.10", "PyYAML==5.3", "urllib3==1.24.1", "Django==2.2.0", "flask==1.0"]
 NPM_PACKAGES = {"lodash": "4.17.15", "minimist": "1.2.0", "express": "4.16.0", "axios": "0.18.0"}
 
@@ -94,6 +96,23 @@ def push_images(count: int, registry_host: str, work: Path) -> int:
         layout = build_oci_layout(work / f"layout-{k}", layers=layers, spec=ImageSpec(labels={"service": str(k)}))
         push_oci_layout(layout, f"{registry_host}/fleet/svc{k:04d}:1.0")
     return 2 + 10 + count
+
+
+def push_big_images(count: int, layers: int, registry_host: str, work: Path) -> int:
+    """``count`` images of ``layers`` distinct layers each (no layer shared): per-layer fan-out's case."""
+    dpkg = (SHARED / "debian12-dpkg" / "status").read_bytes()
+    for k in range(count):
+        parts: list[dict[str, object]] = [
+            {"etc/os-release": DEBIAN_OS, "var/lib/dpkg/status": dpkg + f"\n# {k}\n".encode()}
+        ]
+        for j in range(1, layers):
+            runtime = runtime_layer(j)
+            parts.append(
+                {**runtime, f"srv/big{k}/layer{j}/status": dpkg, f"srv/big{k}/layer{j}/id": f"{k}-{j}".encode()}
+            )
+        layout = build_oci_layout(work / f"big-{k}", layers=parts, spec=ImageSpec(labels={"big": str(k)}))
+        push_oci_layout(layout, f"{registry_host}/big/img{k:03d}:1.0")
+    return count * layers
 
 
 def pg_stats(url: str, database: str) -> dict[str, int]:
@@ -137,7 +156,7 @@ def run_config(
 ) -> dict[str, Any]:
     """One configuration on an empty database and empty caches."""
     safe = name.replace("=", "").replace("/", "-")
-    database = fresh_database(pg, f"bench{safe.replace('-', '')}")
+    database = fresh_database(pg, f"bench{safe.replace('-', '')}{LAYERS_PER_IMAGE[0]}")
     url = pg.url(database)
     plain_url = url.replace("+psycopg", "")
     client = redis.Redis.from_url(redis_url)
@@ -206,7 +225,7 @@ def run_config(
         cache = {k.decode(): int(v) for k, v in raw.items()}
     else:  # the in-process path: count the per-process disk cache's entries (= analyses)
         cache = {"puts": len(list((work / f"cache-{safe}" / "layers").rglob("*.json.gz")))}
-    layer_reads = images * 3
+    layer_reads = images * LAYERS_PER_IMAGE[0]
     analyses = cache.get("puts", 0)
     return {
         "config": name,
@@ -245,8 +264,8 @@ def _markdown(rows: list[dict[str, Any]], distinct: int, command: str) -> str:
         f"- date: {now}",
         f"- machine: {os.cpu_count()} cores ({cpu}), shared with other jobs; Python {platform.python_version()}",
         f"- command: `{command}`",
-        f"- input: {rows[0]['images']} images x 3 layers = {rows[0]['images'] * 3} layer reads, {distinct} distinct"
-        " layers (2 OS bases from ../shared/data/pkgdb, 10 runtime layers, 1 unique layer per image);"
+        f"- input: {rows[0]['images']} images x {LAYERS_PER_IMAGE[0]} layers ="
+        f" {rows[0]['images'] * LAYERS_PER_IMAGE[0]} layer reads, {distinct} distinct layers ({SCENARIO[0]});"
         " every scanner on; no advisory database (matching is not what is measured)",
         "",
         "| config | scans | dead | seconds | images/min | layer analyses | layer tasks (analysed/cached/held)"
@@ -273,6 +292,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--configs", default="inline,workers=2/image,workers=1,workers=2")
     parser.add_argument("--write", type=Path)
+    parser.add_argument("--big-layers", type=int, default=0, help="images of this many distinct layers instead")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="shieldwall-scale-bench-"))
     (work / "docker-config").mkdir()
@@ -281,7 +301,14 @@ def main() -> None:
     pg = start_postgres()
     try:
         t0 = time.monotonic()
-        distinct = push_images(args.images, registry.host, work)
+        if args.big_layers:
+            LAYERS_PER_IMAGE[0] = args.big_layers
+            SCENARIO[0] = (
+                "no layer shared: each a Debian 12 dpkg database from ../shared/data/pkgdb plus language files"
+            )
+            distinct = push_big_images(args.images, args.big_layers, registry.host, work)
+        else:
+            distinct = push_images(args.images, registry.host, work)
         print(f"pushed {args.images} images in {time.monotonic() - t0:.0f}s", file=sys.stderr)
         rows = []
         for config in args.configs.split(","):
@@ -290,6 +317,7 @@ def main() -> None:
             print(json.dumps(row), file=sys.stderr)
             rows.append(row)
         command = f"PYTHONPATH=src .venv/bin/python benchmarks/scale/run_scale.py --images {args.images}"
+        command += f" --big-layers {args.big_layers} --configs {args.configs}" if args.big_layers else ""
         text = _markdown(rows, distinct, command + (f" --write {args.write}" if args.write else ""))
         if args.write:
             old = args.write.read_text() if args.write.exists() else ""
