@@ -16,13 +16,16 @@ What it does (all services are private, on 127.0.0.1, under a temporary director
    process, per-process disk cache: today's single-machine path), and
    ``workers=1`` / ``workers=2`` (``SHIELDWALL_BROKER_URL`` set: the sweep
    queues one task per digest, ``shieldwall worker --pool solo`` processes
-   run them with the Redis-shared, HMAC-authenticated layer cache);
+   run them with the Redis-shared, HMAC-authenticated layer cache, and each
+   image task fans its missing layers out as ``scan.layer`` tasks:
+   ``SHIELDWALL_FANOUT_MIN_BYTES=0``), and ``workers=2/image`` (the same
+   without fan-out: one task per image, as before it);
 4. reports images per minute (sweep start to the last task recorded), the
    layer-cache hit rate, PostgreSQL load (``pg_stat_database`` deltas:
    transactions, rows read and written) and Redis load (``INFO`` deltas:
    commands processed, network bytes; memory used).
 
-    PYTHONPATH=src .venv/bin/python benchmarks/scale/run_scale.py --images 200 --write benchmarks/scale/RESULTS.md
+    PYTHONPATH=src .venv/bin/python benchmarks/scale/run_scale.py --images 120 --write benchmarks/scale/RESULTS.md
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ SHARED = ROOT.parent / "shared" / "data" / "pkgdb"
 DEBIAN_OS = b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
 ALPINE_OS = b'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.4.6\nPRETTY_NAME="Alpine Linux v3.4"\n'
 CACHE_KEY = "benchmark-layer-cache-hmac-key-0123456789"
+LAYERS_PER_IMAGE = [3]
+SCENARIO = ["2 OS bases from ../shared/data/pkgdb, 10 runtime layers, 1 unique layer per image"]
 PY_PACKAGES = ["requests==2.19.0", "Jinja2==2.10", "PyYAML==5.3", "urllib3==1.24.1", "Django==2.2.0", "flask==1.0"]
 NPM_PACKAGES = {"lodash": "4.17.15", "minimist": "1.2.0", "express": "4.16.0", "axios": "0.18.0"}
 
@@ -91,6 +96,23 @@ def push_images(count: int, registry_host: str, work: Path) -> int:
         layout = build_oci_layout(work / f"layout-{k}", layers=layers, spec=ImageSpec(labels={"service": str(k)}))
         push_oci_layout(layout, f"{registry_host}/fleet/svc{k:04d}:1.0")
     return 2 + 10 + count
+
+
+def push_big_images(count: int, layers: int, registry_host: str, work: Path) -> int:
+    """``count`` images of ``layers`` distinct layers each (no layer shared): per-layer fan-out's case."""
+    dpkg = (SHARED / "debian12-dpkg" / "status").read_bytes()
+    for k in range(count):
+        parts: list[dict[str, object]] = [
+            {"etc/os-release": DEBIAN_OS, "var/lib/dpkg/status": dpkg + f"\n# {k}\n".encode()}
+        ]
+        for j in range(1, layers):
+            runtime = runtime_layer(j)
+            parts.append(
+                {**runtime, f"srv/big{k}/layer{j}/status": dpkg, f"srv/big{k}/layer{j}/id": f"{k}-{j}".encode()}
+            )
+        layout = build_oci_layout(work / f"big-{k}", layers=parts, spec=ImageSpec(labels={"big": str(k)}))
+        push_oci_layout(layout, f"{registry_host}/big/img{k:03d}:1.0")
+    return count * layers
 
 
 def pg_stats(url: str, database: str) -> dict[str, int]:
@@ -133,7 +155,8 @@ def run_config(
     name: str, workers: int, pg: Any, redis_url: str, registry_host: str, images: int, work: Path
 ) -> dict[str, Any]:
     """One configuration on an empty database and empty caches."""
-    database = fresh_database(pg, f"bench{name.replace('=', '')}")
+    safe = name.replace("=", "").replace("/", "-")
+    database = fresh_database(pg, f"bench{safe.replace('-', '')}{LAYERS_PER_IMAGE[0]}")
     url = pg.url(database)
     plain_url = url.replace("+psycopg", "")
     client = redis.Redis.from_url(redis_url)
@@ -143,10 +166,12 @@ def run_config(
         {
             "PYTHONPATH": str(ROOT / "src"),
             "SHIELDWALL_DATABASE_URL": url,
-            "SHIELDWALL_DATA_DIR": str(work / f"data-{name}"),
-            "SHIELDWALL_CACHE_DIR": str(work / f"cache-{name}"),
+            "SHIELDWALL_DATA_DIR": str(work / f"data-{safe}"),
+            "SHIELDWALL_CACHE_DIR": str(work / f"cache-{safe}"),
             "SHIELDWALL_AUDIT_KEY": str(work / "audit-key.pem"),
             "DOCKER_CONFIG": str(work / "docker-config"),
+            # the sweep and the workers use the server's egress policy: the private registry is on loopback
+            "SHIELDWALL_EGRESS_ALLOW": "127.0.0.0/8",
         }
     )
     sweep = [sys.executable, "-m", "shieldwall", "monitor", "sweep", registry_host, "--insecure", "-f", "json"]
@@ -156,9 +181,11 @@ def run_config(
     procs: list[subprocess.Popen[bytes]] = []
     if workers:
         env.update({"SHIELDWALL_BROKER_URL": redis_url, "SHIELDWALL_CACHE_KEY": CACHE_KEY})
+        # fan-out of every missing layer (0), or one task per image (no layer is big enough)
+        env["SHIELDWALL_FANOUT_MIN_BYTES"] = str(2**62 if name.endswith("/image") else 0)
         for i in range(workers):
-            wenv = dict(env, SHIELDWALL_CACHE_DIR=str(work / f"cache-{name}-w{i}"))
-            log = (work / f"{name}-w{i}.log").open("wb")
+            wenv = dict(env, SHIELDWALL_CACHE_DIR=str(work / f"cache-{safe}-w{i}"))
+            log = (work / f"{safe}-w{i}.log").open("wb")
             procs.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "shieldwall", "worker", "--pool", "solo", "--loglevel", "warning"],
@@ -185,13 +212,20 @@ def run_config(
     with psycopg.connect(plain_url) as conn:
         scans = int((conn.execute("SELECT count(*) FROM scans").fetchone() or [0])[0])
         dead = int((conn.execute("SELECT count(*) FROM task_runs WHERE status = 'dead'").fetchone() or [0])[0])
+        layer_tasks = {
+            str(outcome): int(n)
+            for outcome, n in conn.execute(
+                "SELECT NULLIF(result, '')::json->>'outcome', count(*) FROM task_runs"
+                " WHERE name = 'scan.layer' GROUP BY 1"
+            ).fetchall()
+        }
     cache: dict[str, int] = {}
     if workers:
         raw: Any = client.hgetall("shieldwall:layer-cache:stats")
         cache = {k.decode(): int(v) for k, v in raw.items()}
     else:  # the in-process path: count the per-process disk cache's entries (= analyses)
-        cache = {"puts": len(list((work / f"cache-{name}" / "layers").rglob("*.json.gz")))}
-    layer_reads = images * 3
+        cache = {"puts": len(list((work / f"cache-{safe}" / "layers").rglob("*.json.gz")))}
+    layer_reads = images * LAYERS_PER_IMAGE[0]
     analyses = cache.get("puts", 0)
     return {
         "config": name,
@@ -202,12 +236,20 @@ def run_config(
         "seconds": round(elapsed, 1),
         "images_per_minute": round(scans / elapsed * 60, 1),
         "analyses": analyses,
+        "layer_tasks": layer_tasks,
         "hit_rate": round(1 - analyses / layer_reads, 3),
         "cache": cache,
         "pg": {k: pg_after[k] - pg_before[k] for k in pg_after},
         "redis": {k: redis_after[k] - redis_before[k] for k in ("commands", "net_in", "net_out")}
         | {"used_memory": redis_after["used_memory"]},
     }
+
+
+def _layer_tasks(row: dict[str, Any]) -> str:
+    tasks = row.get("layer_tasks") or {}
+    if not tasks:
+        return "-"
+    return "/".join(str(tasks.get(k, 0)) for k in ("analysed", "cached", "held"))
 
 
 def _markdown(rows: list[dict[str, Any]], distinct: int, command: str) -> str:
@@ -222,13 +264,13 @@ def _markdown(rows: list[dict[str, Any]], distinct: int, command: str) -> str:
         f"- date: {now}",
         f"- machine: {os.cpu_count()} cores ({cpu}), shared with other jobs; Python {platform.python_version()}",
         f"- command: `{command}`",
-        f"- input: {rows[0]['images']} images x 3 layers = {rows[0]['images'] * 3} layer reads, {distinct} distinct"
-        " layers (2 OS bases from ../shared/data/pkgdb, 10 runtime layers, 1 unique layer per image);"
+        f"- input: {rows[0]['images']} images x {LAYERS_PER_IMAGE[0]} layers ="
+        f" {rows[0]['images'] * LAYERS_PER_IMAGE[0]} layer reads, {distinct} distinct layers ({SCENARIO[0]});"
         " every scanner on; no advisory database (matching is not what is measured)",
         "",
-        "| config | scans | dead | seconds | images/min | layer analyses | hit rate | PG commits | PG rows read"
-        " | PG rows written | Redis commands | Redis MB in/out |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| config | scans | dead | seconds | images/min | layer analyses | layer tasks (analysed/cached/held)"
+        " | hit rate | PG commits | PG rows read | PG rows written | Redis commands | Redis MB in/out |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         pg, rd = r["pg"], r["redis"]
@@ -236,7 +278,7 @@ def _markdown(rows: list[dict[str, Any]], distinct: int, command: str) -> str:
         mb = f"{rd['net_in'] / 1e6:.1f}/{rd['net_out'] / 1e6:.1f}" if r["workers"] else "-"
         lines.append(
             f"| {r['config']} | {r['scans']} | {r['dead']} | {r['seconds']} | {r['images_per_minute']}"
-            f" | {r['analyses']}"
+            f" | {r['analyses']} | {_layer_tasks(r)}"
             f" | {r['hit_rate']:.1%} | {pg['xact_commit']} | {pg['tup_returned'] + pg['tup_fetched']} | {written}"
             f" | {rd['commands'] if r['workers'] else '-'} | {mb} |"
         )
@@ -248,8 +290,9 @@ def main() -> None:
     """Run every configuration and print (or write) the results."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=200)
-    parser.add_argument("--configs", default="inline,workers=1,workers=2")
+    parser.add_argument("--configs", default="inline,workers=2/image,workers=1,workers=2")
     parser.add_argument("--write", type=Path)
+    parser.add_argument("--big-layers", type=int, default=0, help="images of this many distinct layers instead")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="shieldwall-scale-bench-"))
     (work / "docker-config").mkdir()
@@ -258,18 +301,29 @@ def main() -> None:
     pg = start_postgres()
     try:
         t0 = time.monotonic()
-        distinct = push_images(args.images, registry.host, work)
+        if args.big_layers:
+            LAYERS_PER_IMAGE[0] = args.big_layers
+            SCENARIO[0] = (
+                "no layer shared: each a Debian 12 dpkg database from ../shared/data/pkgdb plus language files"
+            )
+            distinct = push_big_images(args.images, args.big_layers, registry.host, work)
+        else:
+            distinct = push_images(args.images, registry.host, work)
         print(f"pushed {args.images} images in {time.monotonic() - t0:.0f}s", file=sys.stderr)
         rows = []
         for config in args.configs.split(","):
-            workers = int(config.split("=")[1]) if config.startswith("workers=") else 0
+            workers = int(config.split("=")[1].split("/")[0]) if config.startswith("workers=") else 0
             row = run_config(config, workers, pg, broker.url(0), registry.host, args.images, work)
             print(json.dumps(row), file=sys.stderr)
             rows.append(row)
         command = f"PYTHONPATH=src .venv/bin/python benchmarks/scale/run_scale.py --images {args.images}"
+        command += f" --big-layers {args.big_layers} --configs {args.configs}" if args.big_layers else ""
         text = _markdown(rows, distinct, command + (f" --write {args.write}" if args.write else ""))
         if args.write:
-            args.write.write_text(text)
+            old = args.write.read_text() if args.write.exists() else ""
+            marker = "## Agent ingestion"  # run_ingest.py's section is kept
+            kept = "\n" + old[old.index(marker) :] if marker in old else ""
+            args.write.write_text(text + kept)
         print(text)
     finally:
         registry.stop()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from helpers.images import ImageSpec, build_oci_layout
+from helpers.images import ImageSpec, OciImage, build_oci_layout
 from shieldwall.store import Store
 from shieldwall.target.registry_push import push_oci_layout
 
@@ -130,13 +130,14 @@ def append_many(url: str, key_path: str, writer: int, count: int) -> None:
 
 
 class GateProxy:
-    """An HTTP proxy in front of a registry that holds every blob ``GET`` while the gate is closed.
+    """An HTTP proxy in front of a registry that holds every blob ``GET`` (or only blob ``only``) while the gate
+    is closed.
 
     ``blob_requested`` is set when a worker asks for a blob: the worker is then
     mid-scan, for as long as the test keeps the gate closed.
     """
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, only: str = "") -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -152,7 +153,8 @@ class GateProxy:
                 return
 
             def _forward(self, method: str) -> None:
-                if "/blobs/" in self.path and method == "GET" and not proxy.gate.is_set():
+                held = "/blobs/" in self.path and (not only or self.path.endswith(f"/blobs/{only}"))
+                if held and method == "GET" and not proxy.gate.is_set():
                     proxy.blob_requested.set()
                     proxy.gate.wait(120)
                 headers = {k: v for k, v in self.headers.items() if k.lower() in ("accept", "authorization", "range")}
@@ -248,3 +250,41 @@ def pg_ctl(server: object, action: str) -> None:
     done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=90)
     if done.returncode != 0:
         raise RuntimeError(f"pg_ctl {action} failed: {done.stderr}")
+
+
+def push_built_image(host: str, repository: str, tag: str, image: OciImage) -> str:
+    """Push the blobs and manifest of ``image`` (possibly tampered with by the test); the manifest digest."""
+    import io
+    import json
+
+    from shieldwall.target.registry import RegistryClient
+    from shieldwall.target.registry_push import put_manifest, upload_blob
+
+    with RegistryClient(host) as client:
+        for digest, blob in image.blobs.items():
+            if digest != image.manifest_digest:
+                upload_blob(client, repository, digest, len(blob), lambda blob=blob: io.BytesIO(blob))  # type: ignore[misc]
+        raw = json.dumps(image.manifest).encode()
+        return put_manifest(client, repository, tag, raw, "application/vnd.oci.image.manifest.v1+json")
+
+
+def claim_diff_id(image: OciImage, index: int, claimed: str) -> OciImage:
+    """``image`` whose config says layer ``index`` has diff ID ``claimed`` (its bytes unchanged): a lying image."""
+    import dataclasses
+    import hashlib
+    import json
+
+    config = json.loads(image.blobs[image.config_digest])
+    config["rootfs"]["diff_ids"][index] = claimed
+    raw = json.dumps(config).encode()
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    manifest = json.loads(json.dumps(image.manifest))
+    manifest["config"] = {**manifest["config"], "digest": digest, "size": len(raw)}
+    blobs = {k: v for k, v in image.blobs.items() if k not in (image.config_digest, image.manifest_digest)}
+    blobs[digest] = raw
+    raw_manifest = json.dumps(manifest).encode()
+    manifest_digest = "sha256:" + hashlib.sha256(raw_manifest).hexdigest()
+    blobs[manifest_digest] = raw_manifest
+    return dataclasses.replace(
+        image, manifest_digest=manifest_digest, config_digest=digest, blobs=blobs, manifest=manifest
+    )

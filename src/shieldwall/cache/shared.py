@@ -46,6 +46,7 @@ MIN_KEY_BYTES = 16
 PREFIX = "shieldwall:layer:"
 LOCK_PREFIX = "shieldwall:layer-lock:"
 VERIFIED_PREFIX = "shieldwall:layer-verified:"
+QUEUED_PREFIX = "shieldwall:layer-queued:"
 STATS_KEY = "shieldwall:layer-cache:stats"
 
 
@@ -130,6 +131,30 @@ class SharedLayerCache:
         """Hold the per-layer lock (renewed while held) for the analysis of ``key``."""
         return self._locked(key)
 
+    @contextlib.contextmanager
+    def try_exclusive(self, key: str) -> Iterator[bool]:
+        """Take the per-layer lock only if it is free: yields True (held, renewed) or False (another has it)."""
+        lock = self._client.lock(LOCK_PREFIX + key, timeout=self._lock_ttl, thread_local=False)
+        try:
+            acquired = bool(lock.acquire(blocking=False))
+        except RedisError as exc:
+            log.warning("layer lock unavailable (%s): analysing without it", exc)
+            yield True
+            return
+        if not acquired:
+            yield False
+            return
+        with self._renewing(lock):
+            yield True
+
+    def mark_queued(self, key: str, ttl_seconds: int = 600) -> bool:
+        """True the first time a layer task is queued for ``key`` within ``ttl_seconds`` (fan-out dedupe)."""
+        try:
+            return bool(self._client.set(QUEUED_PREFIX + key, b"1", nx=True, ex=ttl_seconds))
+        except RedisError as exc:
+            log.warning("shared layer cache unreachable: %s", exc)
+            return False
+
     def _verified_key(self, blob_digest: str, diff_id: str) -> str:
         mac = hmac.new(self._secret, b"verified\x00" + f"{blob_digest}\x00{diff_id}".encode(), hashlib.sha256)
         return VERIFIED_PREFIX + mac.hexdigest()
@@ -168,6 +193,12 @@ class SharedLayerCache:
         if not acquired:
             yield
             return
+        with self._renewing(lock):
+            yield
+
+    @contextlib.contextmanager
+    def _renewing(self, lock: Any) -> Iterator[None]:
+        """Keep a held lock alive until the block ends, then release it."""
         stop = threading.Event()
         renewer = threading.Thread(target=self._renew, args=(lock, stop), name="layer-lock-renew", daemon=True)
         renewer.start()

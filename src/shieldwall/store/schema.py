@@ -603,3 +603,38 @@ Index("ix_findings_fixed_at", StoredFinding.fixed_at)
 Index("ix_asset_tags_first_seen", AssetTag.first_seen)
 Index("ix_assets_first_seen", Asset.first_seen)
 Index("ix_findings_status_suppressed_by", StoredFinding.status, StoredFinding.suppressed_by)
+
+
+# --- scale: agent ingestion as a task ---
+
+
+class AgentEventBatch(Base):
+    """An agent's batch stored as received, before a worker processes it (``service/fleet/queued.py``).
+
+    ``status``: ``queued`` (stored, a task published), ``stored`` (its events are in ``agent_events``,
+    the module handlers have not finished), ``done``, or ``dead`` (given up after repeated lost tasks).
+    """
+
+    __tablename__ = "agent_event_batches"
+    __table_args__ = (Index("ix_agent_event_batches_status_updated", "status", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    events: Mapped[str] = mapped_column(Text, default="[]")
+    accepted: Mapped[str] = mapped_column(Text, default="[]")
+    error: Mapped[str] = mapped_column(Text, default="")
+    requeued: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class AgentEventEffect(Base):
+    """An effect of one agent event that must happen once (an alert): claimed in the transaction that does it."""
+
+    __tablename__ = "agent_event_effects"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    effect: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

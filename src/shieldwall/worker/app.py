@@ -58,8 +58,24 @@ def worker_app(environ: Mapping[str, str] | None = None) -> Celery:
     return app
 
 
+def _warm(**_: Any) -> None:
+    """Open the store and load the analyzers before the first task (a layer task that starts late is useless)."""
+    try:
+        ctx = _context()
+        from shieldwall.analyze.registry import load_analyzers
+
+        # the first load imports and compiles every analyzer's rules (seconds): pay it before the first task
+        load_analyzers(include_plugins=ctx.options.include_plugins, scanners=ctx.options.scanners)
+    except Exception as exc:  # the store may be down: the first task builds it and backs off as usual
+        log.warning("worker context not ready at start (%s): built on the first task", type(exc).__name__)
+
+
 def start(concurrency: int, pool: str, loglevel: str, hostname: str = "") -> None:
     """Run a worker in the foreground until it is stopped (SIGTERM: finish the current task, then exit)."""
+    from celery.signals import worker_process_init, worker_ready
+
+    # the context belongs to the process that runs tasks: a prefork child (after the fork), else the worker itself
+    (worker_process_init if pool == "prefork" else worker_ready).connect(_warm, weak=False)
     app = worker_app()
     argv = ["worker", f"--concurrency={max(1, concurrency)}", f"--pool={pool}", f"--loglevel={loglevel}"]
     argv += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", "shieldwall"]

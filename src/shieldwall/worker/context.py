@@ -6,7 +6,8 @@
   ``SHIELDWALL_CACHE_KEY_FILE`` (or ``SHIELDWALL_CACHE_KEY``). Without a key
   the worker does not touch the shared cache (it cannot verify it) and keeps a
   local one, with a warning;
-- a dispatch to queue follow-up tasks (a sweep queues scans).
+- a dispatch to queue follow-up tasks (a sweep queues scans, a scan queues its layers:
+  ``service.fanout``, layers of at least ``SHIELDWALL_FANOUT_MIN_BYTES``).
 """
 
 from __future__ import annotations
@@ -73,4 +74,10 @@ def build_context(environ: Mapping[str, str] | None = None) -> TaskContext:
             ENV_CACHE_KEY,
         )
     dispatch = CeleryDispatch(url, env) if url else None
+    if dispatch is not None and isinstance(options.layer_cache, SharedLayerCache):
+        from shieldwall.service.fanout import FanOutScan, min_bytes
+
+        # a registry image's layers are analysed by several workers, each layer once (service/fanout.py)
+        scan = FanOutScan(dispatch, options.layer_cache, fanout_min_bytes=min_bytes(env))
+        return TaskContext(store=store, options=options, dispatch=dispatch, scan=scan)
     return TaskContext(store=store, options=options, dispatch=dispatch)

@@ -34,12 +34,14 @@ from shieldwall.api.agent_schemas import (
 from shieldwall.api.context import context
 from shieldwall.api.schemas import ErrorOut
 from shieldwall.model import Severity
+from shieldwall.service.dispatch import TaskDispatch, remote_dispatch
 from shieldwall.service.fleet import enroll as enrollment
 from shieldwall.service.fleet.auth import AuthenticatedAgent, verify_request
 from shieldwall.service.fleet.errors import FleetError
 from shieldwall.service.fleet.hosts import record_host_inventory
 from shieldwall.service.fleet.ingest import ingest_batch
 from shieldwall.service.fleet.policy import policy_for_agent
+from shieldwall.service.fleet.queued import QueueUnavailable, Requeuer, queue_batch
 from shieldwall.service.fleet.settings import FleetSettings
 from shieldwall.service.fleet.status import (
     monitor_alert_settings,
@@ -67,6 +69,16 @@ def fleet_settings(request: Request) -> FleetSettings:
         settings = FleetSettings.from_environ()
         request.app.state.fleet = settings
     return settings
+
+
+def ingest_queue(request: Request) -> tuple[TaskDispatch, Requeuer] | None:
+    """The broker the agent route queues batches on (None without ``SHIELDWALL_BROKER_URL``), kept on the app."""
+    state = request.app.state
+    if not hasattr(state, "ingest_queue"):
+        dispatch = remote_dispatch()
+        state.ingest_queue = (dispatch, Requeuer()) if dispatch is not None else None
+    queue = state.ingest_queue
+    return queue if isinstance(queue, tuple) else None
 
 
 def _call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -158,9 +170,18 @@ async def get_policy(
         await asyncio.sleep(1.0)
 
 
-@router.post("/events", response_model=EventBatchOut)
+QUEUE_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorOut, "description": "Events stored but the task queue is unavailable: send them again later"}
+}
+
+
+@router.post("/events", response_model=EventBatchOut, responses=QUEUE_UNAVAILABLE)
 def post_events(body: EventBatchIn, request: Request, agent: Signed) -> EventBatchOut:
-    """Store a batch of events idempotently (a retried batch is a no-op); acknowledge every key."""
+    """Store a batch of events idempotently (a retried batch is a no-op); acknowledge every key.
+
+    With a broker configured, ``accepted`` keys are stored durably and queued for a worker
+    (processed shortly after); 503 means "send it again later" (nothing is lost either way).
+    """
     events = [
         AgentEvent(
             module=e.module,
@@ -173,7 +194,17 @@ def post_events(body: EventBatchIn, request: Request, agent: Signed) -> EventBat
         )
         for e in body.events
     ]
-    result = ingest_batch(context(request).store, agent.id, events, dropped=body.dropped)
+    store = context(request).store
+    queue = ingest_queue(request)
+    if queue is None:  # no broker: processed here, as before
+        result = ingest_batch(store, agent.id, events, dropped=body.dropped)
+    else:  # stored durably, then queued for a worker: "accepted" means both happened
+        dispatch, requeuer = queue
+        requeuer.maybe_run(store, dispatch)
+        try:
+            result = queue_batch(store, dispatch, agent.id, events, dropped=body.dropped)
+        except QueueUnavailable as exc:
+            raise HTTPException(503, str(exc)) from None
     return EventBatchOut(accepted=list(result.accepted), duplicates=list(result.duplicates))
 
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import select
 
 from shieldwall.agent.events import AgentEvent
+from shieldwall.service.fleet.effects import claim_effect
 from shieldwall.service.fleet.ingest import ModuleHandler
 from shieldwall.store import Store
 from shieldwall.store.schema import Agent, AgentEventRow
@@ -55,6 +56,8 @@ def raise_alerts(store: Store, agent_id: int, events: Sequence[AgentEvent], why:
     with store.session() as session:
         for event in events:
             keyed = event.with_key()
+            if not claim_effect(session, agent_id, keyed.key, "alert"):  # processed again: alerted already
+                continue
             payload = {
                 "event": ALERT_EVENT,
                 "why": why,

@@ -10,6 +10,7 @@ event; its failure is counted in the result and logged.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from shieldwall.agent.events import AgentEvent
 from shieldwall.store import Store
@@ -50,65 +52,81 @@ def ingest_batch(
     handlers: Mapping[str, ModuleHandler] | None = None,
 ) -> IngestResult:
     """Store ``events`` of one agent idempotently; record the agent's cumulative drop counts."""
+    now = utcnow()
+    with store.session() as session:
+        accepted, duplicates = store_events(session, agent_id, events, now)
+        record_seen(session, agent_id, dropped, now)
+    if handlers is None:
+        handlers = builtin_handlers()
+    errors = run_handlers(store, agent_id, accepted, handlers)
+    return IngestResult(tuple(e.key for e in accepted), tuple(duplicates), errors)
+
+
+def store_events(
+    session: Session, agent_id: int, events: Sequence[AgentEvent], now: dt.datetime
+) -> tuple[list[AgentEvent], list[str]]:
+    """Insert the events whose ``(agent, key)`` is new inside ``session``: (the new events, the duplicate keys)."""
     keyed = [e.with_key() for e in events]
     unique: dict[str, AgentEvent] = {}
     for event in keyed:
         unique.setdefault(event.key, event)
-    now = utcnow()
     accepted: list[AgentEvent] = []
     duplicates: list[str] = [e.key for e in keyed if unique.get(e.key) is not e]
-    with store.session() as session:
-        known = (
-            set(
-                session.scalars(
-                    select(AgentEventRow.key).where(
-                        AgentEventRow.agent_id == agent_id, AgentEventRow.key.in_(list(unique))
-                    )
-                )
+    known = (
+        set(
+            session.scalars(
+                select(AgentEventRow.key).where(AgentEventRow.agent_id == agent_id, AgentEventRow.key.in_(list(unique)))
             )
-            if unique
-            else set()
         )
-        for key, event in unique.items():
-            if key in known:
-                duplicates.append(key)
-                continue
-            row = AgentEventRow(
-                agent_id=agent_id,
-                key=key,
-                module=event.module,
-                kind=event.kind,
-                severity=str(event.severity),
-                summary=event.summary,
-                attributes=json.dumps(dict(event.attributes), sort_keys=True, default=str),
-                observed_at=event.observed_at,
-                received_at=now,
-            )
-            try:
-                with session.begin_nested():
-                    session.add(row)
-                    session.flush()
-            except IntegrityError:  # a concurrent upload of the same batch stored it first
-                duplicates.append(key)
-                continue
-            accepted.append(event)
-        agent = session.get(Agent, agent_id)
-        if agent is not None:
-            agent.last_seen = now
-            if dropped:
-                state = json.loads(agent.state or "{}")
-                state["dropped"] = {k: int(v) for k, v in dropped.items()}
-                agent.state = json.dumps(state, sort_keys=True)
-                agent.dropped_total = sum(int(v) for v in dropped.values())
-    if handlers is None:
-        from shieldwall.service.fleet.handlers import BUILTIN
-
-        handlers = {**BUILTIN, **HANDLERS}
-    errors = _run_handlers(store, agent_id, accepted, handlers)
-    return IngestResult(tuple(e.key for e in accepted), tuple(duplicates), errors)
+        if unique
+        else set()
+    )
+    for key, event in unique.items():
+        if key in known:
+            duplicates.append(key)
+            continue
+        row = AgentEventRow(
+            agent_id=agent_id,
+            key=key,
+            module=event.module,
+            kind=event.kind,
+            severity=str(event.severity),
+            summary=event.summary,
+            attributes=json.dumps(dict(event.attributes), sort_keys=True, default=str),
+            observed_at=event.observed_at,
+            received_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:  # a concurrent upload of the same batch stored it first
+            duplicates.append(key)
+            continue
+        accepted.append(event)
+    return accepted, duplicates
 
 
-def _run_handlers(
+def record_seen(session: Session, agent_id: int, dropped: Mapping[str, int] | None, now: dt.datetime) -> None:
+    """The agent called in now; keep its cumulative drop counts per module."""
+    agent = session.get(Agent, agent_id)
+    if agent is not None:
+        agent.last_seen = now
+        if dropped:
+            state = json.loads(agent.state or "{}")
+            state["dropped"] = {k: int(v) for k, v in dropped.items()}
+            agent.state = json.dumps(state, sort_keys=True)
+            agent.dropped_total = sum(int(v) for v in dropped.values())
+
+
+def builtin_handlers() -> dict[str, ModuleHandler]:
+    """The built-in module handlers plus ``HANDLERS`` (which win)."""
+    from shieldwall.service.fleet.handlers import BUILTIN
+
+    return {**BUILTIN, **HANDLERS}
+
+
+def run_handlers(
     store: Store, agent_id: int, events: Sequence[AgentEvent], handlers: Mapping[str, ModuleHandler]
 ) -> dict[str, str]:
     by_module: dict[str, list[AgentEvent]] = {}

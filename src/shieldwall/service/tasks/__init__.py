@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 
-from shieldwall.service.tasks import api_scan, rematch, scan_image, sweep
+from shieldwall.service.tasks import api_scan, ingest, rematch, scan_image, scan_layer, sweep
 from shieldwall.service.tasks.context import Handler, TaskContext
 
 log = logging.getLogger("shieldwall.tasks")
@@ -21,6 +21,8 @@ BUILTIN: Mapping[str, Handler] = {
     "api.scan": api_scan.run,
     "rematch": rematch.run,
     "registry.sweep": sweep.run,
+    "agent.ingest": ingest.run,
+    "scan.layer": scan_layer.run,
 }
 
 
