@@ -55,8 +55,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from shieldwall.analyze.base import EMPTY, AnalysisInput, AnalysisResult, AnalyzerError, FileInfo
+from shieldwall.analyze.base import EMPTY, AnalysisInput, AnalysisResult, AnalyzerError, FileInfo, FileRecord
 from shieldwall.analyze.common import make_package, purl_for
+from shieldwall.analyze.os.owned import MAX_RECORDS, is_language_metadata
 from shieldwall.model import Package, PackageType
 
 DB_DIRS = ("/var/lib/rpm", "/usr/lib/sysimage/rpm")
@@ -77,8 +78,12 @@ TAG_SUMMARY = 1004
 TAG_VENDOR = 1011
 TAG_LICENSE = 1014
 TAG_ARCH = 1022
+TAG_OLDFILENAMES = 1027
 TAG_SOURCERPM = 1044
 TAG_REQUIRENAME = 1049
+TAG_DIRINDEXES = 1116
+TAG_BASENAMES = 1117
+TAG_DIRNAMES = 1118
 TAG_MODULARITYLABEL = 5096
 
 TYPE_INT32 = 4
@@ -88,8 +93,11 @@ TYPE_I18NSTRING = 9
 
 _STRING_TAGS = {TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_VENDOR, TAG_LICENSE, TAG_ARCH, TAG_SOURCERPM}
 _STRING_TAGS |= {TAG_MODULARITYLABEL}
-_ARRAY_TAGS = {TAG_REQUIRENAME, TAG_SUMMARY}
+_ARRAY_TAGS = {TAG_REQUIRENAME, TAG_SUMMARY, TAG_BASENAMES, TAG_DIRNAMES, TAG_OLDFILENAMES}
 _INT_TAGS = {TAG_EPOCH}
+_INT_ARRAY_TAGS = {TAG_DIRINDEXES}
+_FILE_TAGS = {TAG_BASENAMES, TAG_DIRNAMES, TAG_DIRINDEXES, TAG_OLDFILENAMES}
+_WANTED_TAGS = _STRING_TAGS | _ARRAY_TAGS | _INT_TAGS | _INT_ARRAY_TAGS
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _NDB_MAGIC = b"RpmP"
@@ -120,6 +128,32 @@ class RpmHeader:
     summary: str = ""
     modularity_label: str = ""
     requires: tuple[str, ...] = ()
+    basenames: tuple[str, ...] = ()
+    dirnames: tuple[str, ...] = ()
+    dirindexes: tuple[int, ...] = ()
+    old_filenames: tuple[str, ...] = ()
+    file_error: str = ""
+
+    def files(self) -> tuple[str, ...]:
+        """Every path the package installed: ``DIRNAMES[DIRINDEXES[i]] + BASENAMES[i]`` (rpm >= 4).
+
+        Packages built before compressed file names keep whole paths in
+        OLDFILENAMES. Raise ``AnalyzerError`` when a file tag was unreadable or the arrays disagree.
+        """
+        if self.file_error:
+            raise AnalyzerError(self.file_error)
+        if not self.basenames:
+            return self.old_filenames
+        if len(self.dirindexes) != len(self.basenames):
+            raise AnalyzerError(
+                f"file list has {len(self.basenames)} base names but {len(self.dirindexes)} directory indexes"
+            )
+        out: list[str] = []
+        for base, index in zip(self.basenames, self.dirindexes, strict=True):
+            if index < 0 or index >= len(self.dirnames):
+                raise AnalyzerError(f"file {base!r} names directory #{index} of {len(self.dirnames)}")
+            out.append(self.dirnames[index] + base)
+        return tuple(out)
 
 
 def _cstring(blob: bytes, start: int, end: int) -> tuple[str, int]:
@@ -146,27 +180,39 @@ def parse_header(blob: bytes) -> RpmHeader:
     strings: dict[int, str] = {}
     arrays: dict[int, tuple[str, ...]] = {}
     ints: dict[int, int] = {}
+    int_arrays: dict[int, tuple[int, ...]] = {}
+    file_error = ""
     for index in range(il):
         tag, type_, offset, count = struct.unpack_from(">iIiI", blob, 8 + 16 * index)
-        if tag not in _STRING_TAGS and tag not in _ARRAY_TAGS and tag not in _INT_TAGS:
+        if tag not in _WANTED_TAGS:
             continue
-        if offset < 0 or offset >= dl:
-            raise AnalyzerError(f"tag {tag} points outside the data store (offset {offset})")
-        start = data_start + offset
-        if tag in _STRING_TAGS and type_ == TYPE_STRING:
-            strings[tag], _ = _cstring(blob, start, data_end)
-        elif tag in _ARRAY_TAGS and type_ in (TYPE_STRING_ARRAY, TYPE_I18NSTRING, TYPE_STRING):
-            if count > dl - offset:
-                raise AnalyzerError(f"tag {tag} claims {count} strings in {dl - offset} bytes")
-            values: list[str] = []
-            for _ in range(count if type_ != TYPE_STRING else 1):
-                value, start = _cstring(blob, start, data_end)
-                values.append(value)
-            arrays[tag] = tuple(values)
-        elif tag in _INT_TAGS and type_ == TYPE_INT32 and count >= 1:
-            if start + 4 > data_end:
-                raise AnalyzerError(f"tag {tag} runs past the data store")
-            (ints[tag],) = struct.unpack_from(">i", blob, start)
+        try:
+            if offset < 0 or offset >= dl:
+                raise AnalyzerError(f"tag {tag} points outside the data store (offset {offset})")
+            start = data_start + offset
+            if tag in _STRING_TAGS and type_ == TYPE_STRING:
+                strings[tag], _ = _cstring(blob, start, data_end)
+            elif tag in _ARRAY_TAGS and type_ in (TYPE_STRING_ARRAY, TYPE_I18NSTRING, TYPE_STRING):
+                if count > dl - offset:
+                    raise AnalyzerError(f"tag {tag} claims {count} strings in {dl - offset} bytes")
+                values: list[str] = []
+                for _ in range(count if type_ != TYPE_STRING else 1):
+                    value, start = _cstring(blob, start, data_end)
+                    values.append(value)
+                arrays[tag] = tuple(values)
+            elif tag in _INT_TAGS and type_ == TYPE_INT32 and count >= 1:
+                if start + 4 > data_end:
+                    raise AnalyzerError(f"tag {tag} runs past the data store")
+                (ints[tag],) = struct.unpack_from(">i", blob, start)
+            elif tag in _INT_ARRAY_TAGS and type_ == TYPE_INT32:
+                if count > (data_end - start) // 4:
+                    raise AnalyzerError(f"tag {tag} claims {count} integers in {data_end - start} bytes")
+                int_arrays[tag] = struct.unpack_from(f">{count}i", blob, start)
+        except AnalyzerError as exc:
+            if tag not in _FILE_TAGS:
+                raise
+            # a damaged file list costs the ownership of its files, not the package itself
+            file_error = file_error or str(exc)
 
     def text(tag: int) -> str:
         value = strings.get(tag, "")
@@ -185,6 +231,11 @@ def parse_header(blob: bytes) -> RpmHeader:
         summary=summaries[0] if summaries else "",
         modularity_label=text(TAG_MODULARITYLABEL),
         requires=arrays.get(TAG_REQUIRENAME, ()),
+        basenames=arrays.get(TAG_BASENAMES, ()),
+        dirnames=arrays.get(TAG_DIRNAMES, ()),
+        dirindexes=int_arrays.get(TAG_DIRINDEXES, ()),
+        old_filenames=arrays.get(TAG_OLDFILENAMES, ()),
+        file_error=file_error,
     )
 
 
@@ -406,11 +457,17 @@ class RpmAnalyzer:
     """Installed RPM packages from any of the three rpm database formats.
 
     The format is recognised by content (SQLite, NDB and Berkeley DB magics),
-    not by file name, so a database converted in place is still read.
+    not by file name, so a database converted in place is still read. Each
+    header's file list (BASENAMES/DIRNAMES/DIRINDEXES) also yields a
+    ``FileRecord`` (manager ``rpm``) for every language-package metadata file
+    the package installed (``*.dist-info``, ``*.egg-info``, jars...), so
+    ``merge.os_owned`` matches e.g. ``python3-setuptools``'s dist-info through
+    the rpm rather than PyPI's ranges, as for dpkg's ``.list`` and apk's
+    ``installed``.
     """
 
     name = "rpm"
-    version = 1
+    version = 2
 
     def required(self, path: str, info: FileInfo) -> bool:
         return posixpath.dirname(path) in DB_DIRS and posixpath.basename(path) in DB_NAMES
@@ -433,6 +490,7 @@ class RpmAnalyzer:
         else:
             blobs = bdb_blobs(data, warn)
         packages: list[Package] = []
+        records: list[FileRecord] = []
         for number, blob in enumerate(blobs, start=1):
             try:
                 header = parse_header(blob)
@@ -444,11 +502,20 @@ class RpmAnalyzer:
                 warn(f"package header #{number} has no name or version; skipped")
                 continue
             packages.append(self._package(input.path, header))
+            try:
+                files = header.files()
+            except AnalyzerError as exc:
+                warn(f"{header.name}: file list unreadable ({exc}); the language packages it installed are not known")
+                continue
+            records += [FileRecord(path, "", header.name, "rpm") for path in files if is_language_metadata(path)]
+        if len(records) > MAX_RECORDS:
+            warn(f"more than {MAX_RECORDS} language-package files owned by rpm packages; the rest are not marked")
+            records = records[:MAX_RECORDS]
         if not packages and not warnings:
             return EMPTY
         if len(warnings) > MAX_WARNINGS:
             warnings = [*warnings[:MAX_WARNINGS], f"{len(warnings) - MAX_WARNINGS} more warnings"]
-        return AnalysisResult(packages=tuple(packages), warnings=tuple(warnings))
+        return AnalysisResult(packages=tuple(packages), warnings=tuple(warnings), file_records=tuple(records))
 
     def _package(self, path: str, header: RpmHeader) -> Package:
         version = f"{header.version}-{header.release}" if header.release else header.version
