@@ -79,6 +79,8 @@ TAG_VENDOR = 1011
 TAG_LICENSE = 1014
 TAG_ARCH = 1022
 TAG_OLDFILENAMES = 1027
+TAG_FILEDIGESTS = 1035
+TAG_FILEDIGESTALGO = 5011
 TAG_SOURCERPM = 1044
 TAG_REQUIRENAME = 1049
 TAG_DIRINDEXES = 1116
@@ -94,10 +96,13 @@ TYPE_I18NSTRING = 9
 _STRING_TAGS = {TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_VENDOR, TAG_LICENSE, TAG_ARCH, TAG_SOURCERPM}
 _STRING_TAGS |= {TAG_MODULARITYLABEL}
 _ARRAY_TAGS = {TAG_REQUIRENAME, TAG_SUMMARY, TAG_BASENAMES, TAG_DIRNAMES, TAG_OLDFILENAMES}
-_INT_TAGS = {TAG_EPOCH}
+_INT_TAGS = {TAG_EPOCH, TAG_FILEDIGESTALGO}
 _INT_ARRAY_TAGS = {TAG_DIRINDEXES}
-_FILE_TAGS = {TAG_BASENAMES, TAG_DIRNAMES, TAG_DIRINDEXES, TAG_OLDFILENAMES}
+_FILE_TAGS = {TAG_BASENAMES, TAG_DIRNAMES, TAG_DIRINDEXES, TAG_OLDFILENAMES, TAG_FILEDIGESTS, TAG_FILEDIGESTALGO}
 _WANTED_TAGS = _STRING_TAGS | _ARRAY_TAGS | _INT_TAGS | _INT_ARRAY_TAGS
+# rpm's PGPHASHALGO numbers for FILEDIGESTALGO (absent: MD5, as rpm < 4.6 wrote); the secret
+# detectors hash flagged files with MD5, SHA-1 and SHA-256 only, so other algorithms are not compared.
+DIGEST_ALGORITHMS = {1: "md5", 2: "sha1", 8: "sha256"}
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _NDB_MAGIC = b"RpmP"
@@ -132,6 +137,8 @@ class RpmHeader:
     dirnames: tuple[str, ...] = ()
     dirindexes: tuple[int, ...] = ()
     old_filenames: tuple[str, ...] = ()
+    file_digests: tuple[str, ...] = ()
+    digest_algorithm: int | None = None
     file_error: str = ""
 
     def files(self) -> tuple[str, ...]:
@@ -164,8 +171,13 @@ def _cstring(blob: bytes, start: int, end: int) -> tuple[str, int]:
     return blob[start:nul].decode("utf-8", errors="replace"), nul + 1
 
 
-def parse_header(blob: bytes) -> RpmHeader:
-    """Decode the wanted tags of one header blob; raise ``AnalyzerError`` on anything malformed."""
+def parse_header(blob: bytes, *, digests: bool = False) -> RpmHeader:
+    """Decode the wanted tags of one header blob; raise ``AnalyzerError`` on anything malformed.
+
+    FILEDIGESTS (one hex string per file) is decoded only with ``digests``. A
+    malformed file-list tag does not fail the header: it is kept in
+    ``file_error`` and raised by ``RpmHeader.files()``.
+    """
     if len(blob) < 8:
         raise AnalyzerError(f"header blob of {len(blob)} bytes is truncated")
     il, dl = struct.unpack_from(">ii", blob, 0)
@@ -184,7 +196,7 @@ def parse_header(blob: bytes) -> RpmHeader:
     file_error = ""
     for index in range(il):
         tag, type_, offset, count = struct.unpack_from(">iIiI", blob, 8 + 16 * index)
-        if tag not in _WANTED_TAGS:
+        if tag not in _WANTED_TAGS and not (digests and tag == TAG_FILEDIGESTS):
             continue
         try:
             if offset < 0 or offset >= dl:
@@ -192,7 +204,11 @@ def parse_header(blob: bytes) -> RpmHeader:
             start = data_start + offset
             if tag in _STRING_TAGS and type_ == TYPE_STRING:
                 strings[tag], _ = _cstring(blob, start, data_end)
-            elif tag in _ARRAY_TAGS and type_ in (TYPE_STRING_ARRAY, TYPE_I18NSTRING, TYPE_STRING):
+            elif (tag in _ARRAY_TAGS or tag == TAG_FILEDIGESTS) and type_ in (
+                TYPE_STRING_ARRAY,
+                TYPE_I18NSTRING,
+                TYPE_STRING,
+            ):
                 if count > dl - offset:
                     raise AnalyzerError(f"tag {tag} claims {count} strings in {dl - offset} bytes")
                 values: list[str] = []
@@ -235,6 +251,8 @@ def parse_header(blob: bytes) -> RpmHeader:
         dirnames=arrays.get(TAG_DIRNAMES, ()),
         dirindexes=int_arrays.get(TAG_DIRINDEXES, ()),
         old_filenames=arrays.get(TAG_OLDFILENAMES, ()),
+        file_digests=arrays.get(TAG_FILEDIGESTS, ()),
+        digest_algorithm=ints.get(TAG_FILEDIGESTALGO),
         file_error=file_error,
     )
 
@@ -453,6 +471,26 @@ def ndb_blobs(data: bytes, warn: Callable[[str], None]) -> list[bytes]:
     return blobs
 
 
+def read_blobs(input: AnalysisInput, warn: Callable[[str], None]) -> list[bytes]:
+    """The header blobs of an rpm database in any of the three formats, recognised by content."""
+    data = input.read()
+    if not data:
+        return []
+    if len(data) > MAX_DB_BYTES:
+        raise AnalyzerError(f"rpm database {input.path} is larger than {MAX_DB_BYTES} bytes")
+    if data.startswith(_SQLITE_MAGIC):
+        return sqlite_blobs(data)
+    if data.startswith(_NDB_MAGIC):
+        return ndb_blobs(data, warn)
+    return bdb_blobs(data, warn)
+
+
+def _capped(warnings: list[str]) -> tuple[str, ...]:
+    if len(warnings) > MAX_WARNINGS:
+        warnings = [*warnings[:MAX_WARNINGS], f"{len(warnings) - MAX_WARNINGS} more warnings"]
+    return tuple(warnings)
+
+
 class RpmAnalyzer:
     """Installed RPM packages from any of the three rpm database formats.
 
@@ -473,22 +511,9 @@ class RpmAnalyzer:
         return posixpath.dirname(path) in DB_DIRS and posixpath.basename(path) in DB_NAMES
 
     def analyze(self, input: AnalysisInput) -> AnalysisResult:
-        data = input.read()
-        if not data:
-            return EMPTY
-        if len(data) > MAX_DB_BYTES:
-            raise AnalyzerError(f"rpm database {input.path} is larger than {MAX_DB_BYTES} bytes")
         warnings: list[str] = []
-
-        def warn(message: str) -> None:
-            warnings.append(message)
-
-        if data.startswith(_SQLITE_MAGIC):
-            blobs = sqlite_blobs(data)
-        elif data.startswith(_NDB_MAGIC):
-            blobs = ndb_blobs(data, warn)
-        else:
-            blobs = bdb_blobs(data, warn)
+        warn = warnings.append
+        blobs = read_blobs(input, warn)
         packages: list[Package] = []
         records: list[FileRecord] = []
         for number, blob in enumerate(blobs, start=1):
@@ -513,9 +538,7 @@ class RpmAnalyzer:
             records = records[:MAX_RECORDS]
         if not packages and not warnings:
             return EMPTY
-        if len(warnings) > MAX_WARNINGS:
-            warnings = [*warnings[:MAX_WARNINGS], f"{len(warnings) - MAX_WARNINGS} more warnings"]
-        return AnalysisResult(packages=tuple(packages), warnings=tuple(warnings), file_records=tuple(records))
+        return AnalysisResult(packages=tuple(packages), warnings=_capped(warnings), file_records=tuple(records))
 
     def _package(self, path: str, header: RpmHeader) -> Package:
         version = f"{header.version}-{header.release}" if header.release else header.version
@@ -544,3 +567,51 @@ class RpmAnalyzer:
             depends_on=requirement_names(header.requires),
             metadata=metadata,
         )
+
+
+class RpmDigestsAnalyzer:
+    """Every file digest rpm recorded (FILEDIGESTS), for the secret detectors' ``distro content`` check.
+
+    Scanner family ``secret``, like ``owned.PackageDigestsAnalyzer`` for
+    dpkg and apk: it reads the database a second time only when secrets are
+    scanned. Digests in algorithms the detectors do not compute (SHA-384,
+    SHA-512...) are left out, so those files are never called distro content.
+    """
+
+    name = "rpm-file-digests"
+    version = 1
+    scanner = "secret"
+
+    def required(self, path: str, info: FileInfo) -> bool:
+        """The rpm databases ``RpmAnalyzer`` reads."""
+        return posixpath.dirname(path) in DB_DIRS and posixpath.basename(path) in DB_NAMES
+
+    def analyze(self, input: AnalysisInput) -> AnalysisResult:
+        """One ``FileRecord`` (manager ``rpm``, ``<algorithm>:<hex>``) per regular file with a digest."""
+        warnings: list[str] = []
+        records: list[FileRecord] = []
+        for number, blob in enumerate(read_blobs(input, warnings.append), start=1):
+            try:
+                header = parse_header(blob, digests=True)
+                files = header.files()
+            except AnalyzerError as exc:
+                warnings.append(f"package header #{number}: file digests unreadable ({exc})")
+                continue
+            algorithm = DIGEST_ALGORITHMS.get(1 if header.digest_algorithm is None else header.digest_algorithm)
+            if algorithm is None or not header.name:
+                continue
+            if len(header.file_digests) != len(files):
+                warnings.append(f"{header.name}: {len(header.file_digests)} digests for {len(files)} files; not used")
+                continue
+            records += [
+                FileRecord(path, f"{algorithm}:{digest.lower()}", header.name, "rpm")
+                for path, digest in zip(files, header.file_digests, strict=True)
+                if digest
+            ]
+            if len(records) > MAX_RECORDS:
+                warnings.append(f"more than {MAX_RECORDS} rpm file digests; the rest are not compared")
+                records = records[:MAX_RECORDS]
+                break
+        if not records and not warnings:
+            return EMPTY
+        return AnalysisResult(file_records=tuple(records), warnings=_capped(warnings))

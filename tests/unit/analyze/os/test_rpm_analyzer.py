@@ -10,6 +10,7 @@ database with rpm (Debian package ``rpm``) and Berkeley DB's ``db5.3_load``
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -25,6 +26,7 @@ import pytest
 from shieldwall.analyze.base import AnalysisInput, AnalysisResult, AnalyzerError, FileInfo
 from shieldwall.analyze.os.rpm import (
     RpmAnalyzer,
+    RpmDigestsAnalyzer,
     parse_header,
     requirement_names,
     split_source_rpm,
@@ -678,3 +680,38 @@ def test_real_header_file_list_in_every_container(tmp_path: Path, container: str
         (SITE + "setuptools-53.0.0.dist-info/METADATA", "python3-setuptools"),
         (SITE + "setuptools-53.0.0.dist-info/top_level.txt", "python3-setuptools"),
     }
+
+
+def _digests(path: str, data: bytes) -> AnalysisResult:
+    return RpmDigestsAnalyzer().analyze(AnalysisInput(path, FileInfo(path, len(data)), lambda: data))
+
+
+def test_digests_of_the_real_header(tmp_path: Path) -> None:
+    """rpm wrote SHA-256 (FILEDIGESTALGO 8) for the regular files; directories have none."""
+    result = _digests(SQLITE_PATH, sqlite_db(tmp_path, [OWNED_HEADER.read_bytes(), BASH]))
+    assert result.warnings == ()
+    by_path = {r.path: r for r in result.file_records}
+    init = by_path[SITE + "setuptools/__init__.py"]
+    assert init.digest == "sha256:" + hashlib.sha256(b"# setuptools\n").hexdigest()
+    assert (init.package, init.manager) == ("python3-setuptools", "rpm")
+    assert SITE + "setuptools" not in by_path and len(by_path) == 3
+    assert RpmDigestsAnalyzer().required(SQLITE_PATH, FileInfo(SQLITE_PATH, 1))
+    # the inventory analyzer does not decode digests
+    assert all(r.digest == "" for r in run(SQLITE_PATH, sqlite_db(tmp_path, [OWNED_HEADER.read_bytes()])).file_records)
+
+
+@pytest.mark.parametrize(("algorithm", "prefix"), [(None, "md5:"), (1, "md5:"), (2, "sha1:"), (8, "sha256:"), (10, "")])
+def test_digest_algorithms(tmp_path: Path, algorithm: int | None, prefix: str) -> None:
+    entries: list[tuple[int, int, Value]] = [*_BASE, (1035, RPM_STRING_ARRAY, ["ABCDEF", ""])]
+    if algorithm is not None:
+        entries.append((5011, RPM_INT32, algorithm))
+    blob = _with_files(entries, ["a.py", "dir"], [SITE], [0, 0])
+    records = _digests(SQLITE_PATH, sqlite_db(tmp_path, [blob])).file_records
+    # SHA-512 (10) is not computed for flagged files, so it is never compared
+    assert [r.digest for r in records] == ([prefix + "abcdef"] if prefix else [])
+
+
+def test_digest_count_mismatch_is_a_warning(tmp_path: Path) -> None:
+    blob = _with_files([*_BASE, (1035, RPM_STRING_ARRAY, ["ab"])], ["a.py", "b.py"], [SITE], [0, 0])
+    result = _digests(SQLITE_PATH, sqlite_db(tmp_path, [blob]))
+    assert result.file_records == () and "1 digests for 2 files" in result.warnings[0]
