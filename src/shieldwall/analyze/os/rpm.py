@@ -171,6 +171,25 @@ def _cstring(blob: bytes, start: int, end: int) -> tuple[str, int]:
     return blob[start:nul].decode("utf-8", errors="replace"), nul + 1
 
 
+def _cstrings(blob: bytes, start: int, end: int, count: int) -> tuple[str, ...]:
+    """``count`` NUL-terminated strings one after the other from ``start`` (before ``end``)."""
+    if count == 0:
+        return ()
+    parts = blob[start:end].split(b"\x00", count)
+    if len(parts) <= count:
+        raise AnalyzerError(f"unterminated string at data offset {start}")
+    return tuple(part.decode("utf-8", errors="replace") for part in parts[:count])
+
+
+def _decodable(tag: int, type_: int) -> bool:
+    """True when ``parse_header`` decodes a value of this tag stored with this type (others are ignored)."""
+    if tag in _STRING_TAGS:
+        return type_ == TYPE_STRING
+    if tag in _ARRAY_TAGS or tag == TAG_FILEDIGESTS:
+        return type_ in (TYPE_STRING_ARRAY, TYPE_I18NSTRING, TYPE_STRING)
+    return type_ == TYPE_INT32
+
+
 def parse_header(blob: bytes, *, digests: bool = False) -> RpmHeader:
     """Decode the wanted tags of one header blob; raise ``AnalyzerError`` on anything malformed.
 
@@ -194,10 +213,14 @@ def parse_header(blob: bytes, *, digests: bool = False) -> RpmHeader:
     ints: dict[int, int] = {}
     int_arrays: dict[int, tuple[int, ...]] = {}
     file_error = ""
+    # Later ("dribble") entries override earlier ones: only the last entry of each tag is decoded,
+    # so repeating a tag 65,535 times does not multiply the work.
+    last: dict[int, tuple[int, int, int]] = {}
     for index in range(il):
         tag, type_, offset, count = struct.unpack_from(">iIiI", blob, 8 + 16 * index)
-        if tag not in _WANTED_TAGS and not (digests and tag == TAG_FILEDIGESTS):
-            continue
+        if (tag in _WANTED_TAGS or (digests and tag == TAG_FILEDIGESTS)) and _decodable(tag, type_):
+            last[tag] = (type_, offset, count)
+    for tag, (type_, offset, count) in last.items():
         try:
             if offset < 0 or offset >= dl:
                 raise AnalyzerError(f"tag {tag} points outside the data store (offset {offset})")
@@ -211,11 +234,7 @@ def parse_header(blob: bytes, *, digests: bool = False) -> RpmHeader:
             ):
                 if count > dl - offset:
                     raise AnalyzerError(f"tag {tag} claims {count} strings in {dl - offset} bytes")
-                values: list[str] = []
-                for _ in range(count if type_ != TYPE_STRING else 1):
-                    value, start = _cstring(blob, start, data_end)
-                    values.append(value)
-                arrays[tag] = tuple(values)
+                arrays[tag] = _cstrings(blob, start, data_end, count if type_ != TYPE_STRING else 1)
             elif tag in _INT_TAGS and type_ == TYPE_INT32 and count >= 1:
                 if start + 4 > data_end:
                     raise AnalyzerError(f"tag {tag} runs past the data store")
@@ -471,6 +490,14 @@ def ndb_blobs(data: bytes, warn: Callable[[str], None]) -> list[bytes]:
     return blobs
 
 
+_METADATA_ENDINGS = (".json", ".jar", ".gemspec", "go.mod")
+
+
+def _language_metadata(path: str) -> bool:
+    # a necessary condition of ``is_language_metadata`` first: most files of a distro are not metadata
+    return ("-info" in path or path.endswith(_METADATA_ENDINGS)) and is_language_metadata(path)
+
+
 def read_blobs(input: AnalysisInput, warn: Callable[[str], None]) -> list[bytes]:
     """The header blobs of an rpm database in any of the three formats, recognised by content."""
     data = input.read()
@@ -532,7 +559,7 @@ class RpmAnalyzer:
             except AnalyzerError as exc:
                 warn(f"{header.name}: file list unreadable ({exc}); the language packages it installed are not known")
                 continue
-            records += [FileRecord(path, "", header.name, "rpm") for path in files if is_language_metadata(path)]
+            records += [FileRecord(path, "", header.name, "rpm") for path in files if _language_metadata(path)]
         if len(records) > MAX_RECORDS:
             warn(f"more than {MAX_RECORDS} language-package files owned by rpm packages; the rest are not marked")
             records = records[:MAX_RECORDS]

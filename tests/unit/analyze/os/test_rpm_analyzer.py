@@ -602,9 +602,9 @@ _BASE += [(1002, RPM_STRING, "8.el9"), (1022, RPM_STRING, "noarch")]
 def test_file_list_yields_language_metadata_records(tmp_path: Path) -> None:
     blob = _with_files(
         _BASE,
-        ["pip-21.2.3.dist-info", "METADATA", "__init__.py", "pip3"],
-        [SITE, SITE + "pip-21.2.3.dist-info/", SITE + "pip/", "/usr/bin/"],
-        [0, 1, 2, 3],
+        ["pip-21.2.3.dist-info", "METADATA", "__init__.py", "pip3", "pip.jar", "package.json", "info.json"],
+        [SITE, SITE + "pip-21.2.3.dist-info/", SITE + "pip/", "/usr/bin/", "/usr/share/java/", "/usr/share/pip/"],
+        [0, 1, 2, 3, 4, 5, 5],
     )
     header = parse_header(blob)
     assert header.files() == (
@@ -612,12 +612,17 @@ def test_file_list_yields_language_metadata_records(tmp_path: Path) -> None:
         SITE + "pip-21.2.3.dist-info/METADATA",
         SITE + "pip/__init__.py",
         "/usr/bin/pip3",
+        "/usr/share/java/pip.jar",
+        "/usr/share/pip/package.json",
+        "/usr/share/pip/info.json",
     )
     result = run(SQLITE_PATH, sqlite_db(tmp_path, [blob, BASH]))
     assert result.warnings == ()
     assert [(r.path, r.package, r.manager, r.digest) for r in result.file_records] == [
         (SITE + "pip-21.2.3.dist-info", "python3-pip", "rpm", ""),
         (SITE + "pip-21.2.3.dist-info/METADATA", "python3-pip", "rpm", ""),
+        ("/usr/share/java/pip.jar", "python3-pip", "rpm", ""),
+        ("/usr/share/pip/package.json", "python3-pip", "rpm", ""),
     ]
 
 
@@ -715,3 +720,14 @@ def test_digest_count_mismatch_is_a_warning(tmp_path: Path) -> None:
     blob = _with_files([*_BASE, (1035, RPM_STRING_ARRAY, ["ab"])], ["a.py", "b.py"], [SITE], [0, 0])
     result = _digests(SQLITE_PATH, sqlite_db(tmp_path, [blob]))
     assert result.file_records == () and "1 digests for 2 files" in result.warnings[0]
+
+
+def test_a_tag_repeated_in_every_index_entry_is_decoded_once() -> None:
+    """65,535 BASENAMES entries over one large array: only the last is decoded (work stays linear)."""
+    names = b"x\x00" * 50_000
+    il = 0xFFFF
+    index = struct.pack(">iIiI", 1117, RPM_STRING_ARRAY, 0, 50_000) * (il - 1)
+    index += struct.pack(">iIiI", 1000, RPM_STRING, len(names), 1)
+    blob = struct.pack(">ii", il, len(names) + 4) + index + names + b"big\x00"
+    header = parse_header(blob)
+    assert header.name == "big" and len(header.basenames) == 50_000
