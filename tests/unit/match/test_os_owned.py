@@ -199,3 +199,100 @@ def test_python_package_from_an_alpine_package_is_marked(tmp_path: Path) -> None
     result = _scan(root, tmp_path / "data")
     pypi = [p for p in result.packages if p.type is PackageType.PYPI]
     assert [dict(p.metadata).get("os-owner", "") for p in pypi] == ["apk:py3-setuptools@70.3.0-r0"]
+
+
+RPM_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "os" / "rpm-owned"
+ROCKY_SITE = "/usr/lib/python3.9/site-packages"
+ROCKY_METADATA = "Metadata-Version: 2.1\nName: setuptools\nVersion: 53.0.0\n"
+
+
+def _rocky_rootfs(root: Path, *, blobs: list[bytes], venv_copy: bool = False) -> Path:
+    """Rocky 9 with an rpmdb.sqlite holding ``blobs`` (rpm's own header for python3-setuptools) and its dist-info."""
+    import sqlite3
+
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text('ID="rocky"\nVERSION_ID="9.4"\nPRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"\n')
+    (root / "var/lib/rpm").mkdir(parents=True)
+    connection = sqlite3.connect(root / "var/lib/rpm/rpmdb.sqlite")
+    connection.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)")
+    connection.executemany("INSERT INTO Packages (blob) VALUES (?)", [(b,) for b in blobs])
+    connection.commit()
+    connection.close()
+    sites = [ROCKY_SITE] + (["/opt/app/venv/lib/python3.9/site-packages"] if venv_copy else [])
+    for site in sites:
+        dist = root / site.lstrip("/") / "setuptools-53.0.0.dist-info"
+        dist.mkdir(parents=True)
+        (dist / "METADATA").write_text(ROCKY_METADATA)
+    return root
+
+
+def _rocky_db(data_dir: Path) -> None:
+    _db(data_dir, [a for p in sorted((RPM_FIXTURES / "advisories").glob("*.json")) for a in load_osv_path(p)])
+
+
+def test_site_packages_owned_by_rpm_use_rocky_advisories(tmp_path: Path) -> None:
+    """rpm's header lists the dist-info: matched through python3-setuptools 53.0.0-12.el9, not PyPI's range."""
+    _rocky_db(tmp_path / "data")
+    header = (RPM_FIXTURES / "python3-setuptools.header").read_bytes()
+    result = _scan(_rocky_rootfs(tmp_path / "root", blobs=[header]), tmp_path / "data")
+    pypi = [p for p in result.packages if p.type is PackageType.PYPI]
+    assert [dict(p.metadata).get("os-owner", "") for p in pypi] == ["rpm:python3-setuptools@53.0.0-12.el9"]
+    found = _vulns(result)
+    # PyPI says 53.0.0 < 65.5.1 is vulnerable to CVE-2099-3001; Rocky backported its fix into 53.0.0-12.el9
+    assert ("pypi", "setuptools") not in found
+    assert found[("rpm", "python3-setuptools")] >= {"CVE-2099-3002"}
+    assert "CVE-2099-3001" not in found[("rpm", "python3-setuptools")]
+    finding = next(f for f in result.findings if f.kind is FindingKind.VULNERABILITY)
+    owned = [e for e in finding.evidence if e.detector == "os-owned-files"]
+    assert owned and f"pypi setuptools 53.0.0 at {ROCKY_SITE}/setuptools-53.0.0.dist-info/METADATA" in owned[0].found
+    assert "backported" in dict(owned[0].details)["explanation"]
+
+
+def test_rpm_ownership_needs_the_file_list_and_covers_only_owned_copies(tmp_path: Path) -> None:
+    """A same-version copy in a venv is not rpm's: PyPI's ranges apply; so they do when no rpm lists the files."""
+    _rocky_db(tmp_path / "data")
+    header = (RPM_FIXTURES / "python3-setuptools.header").read_bytes()
+    result = _scan(_rocky_rootfs(tmp_path / "venv", blobs=[header], venv_copy=True), tmp_path / "data")
+    pypi = [p for p in result.packages if p.type is PackageType.PYPI]
+    venv = [p for p in pypi if any(loc.path.startswith("/opt/app/") for loc in p.locations)]
+    assert venv and all(not dict(p.metadata).get("os-owner") for p in venv)
+    assert "CVE-2099-3001" in _vulns(result)[("pypi", "setuptools")]
+    # without rpm's header nothing says who installed the dist-info
+    result = _scan(_rocky_rootfs(tmp_path / "bare", blobs=[]), tmp_path / "data")
+    assert "CVE-2099-3001" in _vulns(result)[("pypi", "setuptools")]
+
+
+@pytest.mark.integration
+def test_fixture_header_is_what_rpm_writes(tmp_path: Path) -> None:
+    """Rebuild the committed header with rpmbuild + rpm and compare the file lists the analyzer reads."""
+    import os
+    import sqlite3
+    import subprocess
+
+    from shieldwall.analyze.os.rpm import parse_header
+
+    if not (shutil.which("rpm") and shutil.which("rpmbuild")):
+        pytest.skip("rpm and rpmbuild are not installed (Debian package: rpm)")
+    env = {**os.environ, "HOME": str(tmp_path)}
+    spec = RPM_FIXTURES / "python3-setuptools.spec"
+    define = ["--define", f"_topdir {tmp_path / 'top'}"]
+    subprocess.run(["rpmbuild", *define, "-bb", str(spec)], check=True, capture_output=True, env=env, timeout=300)
+    [package] = (tmp_path / "top" / "RPMS" / "noarch").glob("*.rpm")
+    db = tmp_path / "db"
+    db.mkdir()
+    subprocess.run(["rpm", "--dbpath", str(db), "--initdb"], check=True, capture_output=True, env=env, timeout=120)
+    subprocess.run(
+        ["rpm", "--dbpath", str(db), "-i", "--justdb", "--nodeps", str(package)],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    connection = sqlite3.connect(f"{(db / 'rpmdb.sqlite').as_uri()}?mode=ro&immutable=1", uri=True)
+    [(blob,)] = connection.execute("SELECT blob FROM Packages").fetchall()
+    connection.close()
+    fresh = parse_header(bytes(blob))
+    committed = parse_header((RPM_FIXTURES / "python3-setuptools.header").read_bytes())
+    assert fresh.files() == committed.files()
+    assert f"{ROCKY_SITE}/setuptools-53.0.0.dist-info/METADATA" in fresh.files()
+    assert (fresh.name, fresh.version, fresh.release) == ("python3-setuptools", "53.0.0", "12.el9")

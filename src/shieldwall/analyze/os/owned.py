@@ -8,7 +8,8 @@ for its regular files); distroless images keep the same files under
 SHA-1 (``Q1`` + base64). pip keeps ``<name>.dist-info/RECORD`` with the
 SHA-256 of every file of an installed wheel. npm records no per-file digest;
 a ``node_modules/<name>/package.json`` only tells which published package a
-directory holds. rpm's header database is not read here.
+directory holds. rpm's header database is read by ``analyze.os.rpm``, which
+emits the same ownership records (manager ``rpm``) from each header's file list.
 
 Two analyzers share the parser: ``OwnedLanguageFilesAnalyzer`` (inventory)
 keeps only the metadata files of language packages (``*.dist-info``,

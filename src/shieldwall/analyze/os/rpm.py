@@ -55,8 +55,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from shieldwall.analyze.base import EMPTY, AnalysisInput, AnalysisResult, AnalyzerError, FileInfo
+from shieldwall.analyze.base import EMPTY, AnalysisInput, AnalysisResult, AnalyzerError, FileInfo, FileRecord
 from shieldwall.analyze.common import make_package, purl_for
+from shieldwall.analyze.os.owned import MAX_RECORDS, is_language_metadata
 from shieldwall.model import Package, PackageType
 
 DB_DIRS = ("/var/lib/rpm", "/usr/lib/sysimage/rpm")
@@ -77,8 +78,14 @@ TAG_SUMMARY = 1004
 TAG_VENDOR = 1011
 TAG_LICENSE = 1014
 TAG_ARCH = 1022
+TAG_OLDFILENAMES = 1027
+TAG_FILEDIGESTS = 1035
+TAG_FILEDIGESTALGO = 5011
 TAG_SOURCERPM = 1044
 TAG_REQUIRENAME = 1049
+TAG_DIRINDEXES = 1116
+TAG_BASENAMES = 1117
+TAG_DIRNAMES = 1118
 TAG_MODULARITYLABEL = 5096
 
 TYPE_INT32 = 4
@@ -88,8 +95,14 @@ TYPE_I18NSTRING = 9
 
 _STRING_TAGS = {TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_VENDOR, TAG_LICENSE, TAG_ARCH, TAG_SOURCERPM}
 _STRING_TAGS |= {TAG_MODULARITYLABEL}
-_ARRAY_TAGS = {TAG_REQUIRENAME, TAG_SUMMARY}
-_INT_TAGS = {TAG_EPOCH}
+_ARRAY_TAGS = {TAG_REQUIRENAME, TAG_SUMMARY, TAG_BASENAMES, TAG_DIRNAMES, TAG_OLDFILENAMES}
+_INT_TAGS = {TAG_EPOCH, TAG_FILEDIGESTALGO}
+_INT_ARRAY_TAGS = {TAG_DIRINDEXES}
+_FILE_TAGS = {TAG_BASENAMES, TAG_DIRNAMES, TAG_DIRINDEXES, TAG_OLDFILENAMES, TAG_FILEDIGESTS, TAG_FILEDIGESTALGO}
+_WANTED_TAGS = _STRING_TAGS | _ARRAY_TAGS | _INT_TAGS | _INT_ARRAY_TAGS
+# rpm's PGPHASHALGO numbers for FILEDIGESTALGO (absent: MD5, as rpm < 4.6 wrote); the secret
+# detectors hash flagged files with MD5, SHA-1 and SHA-256 only, so other algorithms are not compared.
+DIGEST_ALGORITHMS = {1: "md5", 2: "sha1", 8: "sha256"}
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _NDB_MAGIC = b"RpmP"
@@ -120,6 +133,34 @@ class RpmHeader:
     summary: str = ""
     modularity_label: str = ""
     requires: tuple[str, ...] = ()
+    basenames: tuple[str, ...] = ()
+    dirnames: tuple[str, ...] = ()
+    dirindexes: tuple[int, ...] = ()
+    old_filenames: tuple[str, ...] = ()
+    file_digests: tuple[str, ...] = ()
+    digest_algorithm: int | None = None
+    file_error: str = ""
+
+    def files(self) -> tuple[str, ...]:
+        """Every path the package installed: ``DIRNAMES[DIRINDEXES[i]] + BASENAMES[i]`` (rpm >= 4).
+
+        Packages built before compressed file names keep whole paths in
+        OLDFILENAMES. Raise ``AnalyzerError`` when a file tag was unreadable or the arrays disagree.
+        """
+        if self.file_error:
+            raise AnalyzerError(self.file_error)
+        if not self.basenames:
+            return self.old_filenames
+        if len(self.dirindexes) != len(self.basenames):
+            raise AnalyzerError(
+                f"file list has {len(self.basenames)} base names but {len(self.dirindexes)} directory indexes"
+            )
+        out: list[str] = []
+        for base, index in zip(self.basenames, self.dirindexes, strict=True):
+            if index < 0 or index >= len(self.dirnames):
+                raise AnalyzerError(f"file {base!r} names directory #{index} of {len(self.dirnames)}")
+            out.append(self.dirnames[index] + base)
+        return tuple(out)
 
 
 def _cstring(blob: bytes, start: int, end: int) -> tuple[str, int]:
@@ -130,8 +171,32 @@ def _cstring(blob: bytes, start: int, end: int) -> tuple[str, int]:
     return blob[start:nul].decode("utf-8", errors="replace"), nul + 1
 
 
-def parse_header(blob: bytes) -> RpmHeader:
-    """Decode the wanted tags of one header blob; raise ``AnalyzerError`` on anything malformed."""
+def _cstrings(blob: bytes, start: int, end: int, count: int) -> tuple[str, ...]:
+    """``count`` NUL-terminated strings one after the other from ``start`` (before ``end``)."""
+    if count == 0:
+        return ()
+    parts = blob[start:end].split(b"\x00", count)
+    if len(parts) <= count:
+        raise AnalyzerError(f"unterminated string at data offset {start}")
+    return tuple(part.decode("utf-8", errors="replace") for part in parts[:count])
+
+
+def _decodable(tag: int, type_: int) -> bool:
+    """True when ``parse_header`` decodes a value of this tag stored with this type (others are ignored)."""
+    if tag in _STRING_TAGS:
+        return type_ == TYPE_STRING
+    if tag in _ARRAY_TAGS or tag == TAG_FILEDIGESTS:
+        return type_ in (TYPE_STRING_ARRAY, TYPE_I18NSTRING, TYPE_STRING)
+    return type_ == TYPE_INT32
+
+
+def parse_header(blob: bytes, *, digests: bool = False) -> RpmHeader:
+    """Decode the wanted tags of one header blob; raise ``AnalyzerError`` on anything malformed.
+
+    FILEDIGESTS (one hex string per file) is decoded only with ``digests``. A
+    malformed file-list tag does not fail the header: it is kept in
+    ``file_error`` and raised by ``RpmHeader.files()``.
+    """
     if len(blob) < 8:
         raise AnalyzerError(f"header blob of {len(blob)} bytes is truncated")
     il, dl = struct.unpack_from(">ii", blob, 0)
@@ -146,27 +211,43 @@ def parse_header(blob: bytes) -> RpmHeader:
     strings: dict[int, str] = {}
     arrays: dict[int, tuple[str, ...]] = {}
     ints: dict[int, int] = {}
+    int_arrays: dict[int, tuple[int, ...]] = {}
+    file_error = ""
+    # Later ("dribble") entries override earlier ones: only the last entry of each tag is decoded,
+    # so repeating a tag 65,535 times does not multiply the work.
+    last: dict[int, tuple[int, int, int]] = {}
     for index in range(il):
         tag, type_, offset, count = struct.unpack_from(">iIiI", blob, 8 + 16 * index)
-        if tag not in _STRING_TAGS and tag not in _ARRAY_TAGS and tag not in _INT_TAGS:
-            continue
-        if offset < 0 or offset >= dl:
-            raise AnalyzerError(f"tag {tag} points outside the data store (offset {offset})")
-        start = data_start + offset
-        if tag in _STRING_TAGS and type_ == TYPE_STRING:
-            strings[tag], _ = _cstring(blob, start, data_end)
-        elif tag in _ARRAY_TAGS and type_ in (TYPE_STRING_ARRAY, TYPE_I18NSTRING, TYPE_STRING):
-            if count > dl - offset:
-                raise AnalyzerError(f"tag {tag} claims {count} strings in {dl - offset} bytes")
-            values: list[str] = []
-            for _ in range(count if type_ != TYPE_STRING else 1):
-                value, start = _cstring(blob, start, data_end)
-                values.append(value)
-            arrays[tag] = tuple(values)
-        elif tag in _INT_TAGS and type_ == TYPE_INT32 and count >= 1:
-            if start + 4 > data_end:
-                raise AnalyzerError(f"tag {tag} runs past the data store")
-            (ints[tag],) = struct.unpack_from(">i", blob, start)
+        if (tag in _WANTED_TAGS or (digests and tag == TAG_FILEDIGESTS)) and _decodable(tag, type_):
+            last[tag] = (type_, offset, count)
+    for tag, (type_, offset, count) in last.items():
+        try:
+            if offset < 0 or offset >= dl:
+                raise AnalyzerError(f"tag {tag} points outside the data store (offset {offset})")
+            start = data_start + offset
+            if tag in _STRING_TAGS and type_ == TYPE_STRING:
+                strings[tag], _ = _cstring(blob, start, data_end)
+            elif (tag in _ARRAY_TAGS or tag == TAG_FILEDIGESTS) and type_ in (
+                TYPE_STRING_ARRAY,
+                TYPE_I18NSTRING,
+                TYPE_STRING,
+            ):
+                if count > dl - offset:
+                    raise AnalyzerError(f"tag {tag} claims {count} strings in {dl - offset} bytes")
+                arrays[tag] = _cstrings(blob, start, data_end, count if type_ != TYPE_STRING else 1)
+            elif tag in _INT_TAGS and type_ == TYPE_INT32 and count >= 1:
+                if start + 4 > data_end:
+                    raise AnalyzerError(f"tag {tag} runs past the data store")
+                (ints[tag],) = struct.unpack_from(">i", blob, start)
+            elif tag in _INT_ARRAY_TAGS and type_ == TYPE_INT32:
+                if count > (data_end - start) // 4:
+                    raise AnalyzerError(f"tag {tag} claims {count} integers in {data_end - start} bytes")
+                int_arrays[tag] = struct.unpack_from(f">{count}i", blob, start)
+        except AnalyzerError as exc:
+            if tag not in _FILE_TAGS:
+                raise
+            # a damaged file list costs the ownership of its files, not the package itself
+            file_error = file_error or str(exc)
 
     def text(tag: int) -> str:
         value = strings.get(tag, "")
@@ -185,6 +266,13 @@ def parse_header(blob: bytes) -> RpmHeader:
         summary=summaries[0] if summaries else "",
         modularity_label=text(TAG_MODULARITYLABEL),
         requires=arrays.get(TAG_REQUIRENAME, ()),
+        basenames=arrays.get(TAG_BASENAMES, ()),
+        dirnames=arrays.get(TAG_DIRNAMES, ()),
+        dirindexes=int_arrays.get(TAG_DIRINDEXES, ()),
+        old_filenames=arrays.get(TAG_OLDFILENAMES, ()),
+        file_digests=arrays.get(TAG_FILEDIGESTS, ()),
+        digest_algorithm=ints.get(TAG_FILEDIGESTALGO),
+        file_error=file_error,
     )
 
 
@@ -402,37 +490,59 @@ def ndb_blobs(data: bytes, warn: Callable[[str], None]) -> list[bytes]:
     return blobs
 
 
+_METADATA_ENDINGS = (".json", ".jar", ".gemspec", "go.mod")
+
+
+def _language_metadata(path: str) -> bool:
+    # a necessary condition of ``is_language_metadata`` first: most files of a distro are not metadata
+    return ("-info" in path or path.endswith(_METADATA_ENDINGS)) and is_language_metadata(path)
+
+
+def read_blobs(input: AnalysisInput, warn: Callable[[str], None]) -> list[bytes]:
+    """The header blobs of an rpm database in any of the three formats, recognised by content."""
+    data = input.read()
+    if not data:
+        return []
+    if len(data) > MAX_DB_BYTES:
+        raise AnalyzerError(f"rpm database {input.path} is larger than {MAX_DB_BYTES} bytes")
+    if data.startswith(_SQLITE_MAGIC):
+        return sqlite_blobs(data)
+    if data.startswith(_NDB_MAGIC):
+        return ndb_blobs(data, warn)
+    return bdb_blobs(data, warn)
+
+
+def _capped(warnings: list[str]) -> tuple[str, ...]:
+    if len(warnings) > MAX_WARNINGS:
+        warnings = [*warnings[:MAX_WARNINGS], f"{len(warnings) - MAX_WARNINGS} more warnings"]
+    return tuple(warnings)
+
+
 class RpmAnalyzer:
     """Installed RPM packages from any of the three rpm database formats.
 
     The format is recognised by content (SQLite, NDB and Berkeley DB magics),
-    not by file name, so a database converted in place is still read.
+    not by file name, so a database converted in place is still read. Each
+    header's file list (BASENAMES/DIRNAMES/DIRINDEXES) also yields a
+    ``FileRecord`` (manager ``rpm``) for every language-package metadata file
+    the package installed (``*.dist-info``, ``*.egg-info``, jars...), so
+    ``merge.os_owned`` matches e.g. ``python3-setuptools``'s dist-info through
+    the rpm rather than PyPI's ranges, as for dpkg's ``.list`` and apk's
+    ``installed``.
     """
 
     name = "rpm"
-    version = 1
+    version = 2
 
     def required(self, path: str, info: FileInfo) -> bool:
         return posixpath.dirname(path) in DB_DIRS and posixpath.basename(path) in DB_NAMES
 
     def analyze(self, input: AnalysisInput) -> AnalysisResult:
-        data = input.read()
-        if not data:
-            return EMPTY
-        if len(data) > MAX_DB_BYTES:
-            raise AnalyzerError(f"rpm database {input.path} is larger than {MAX_DB_BYTES} bytes")
         warnings: list[str] = []
-
-        def warn(message: str) -> None:
-            warnings.append(message)
-
-        if data.startswith(_SQLITE_MAGIC):
-            blobs = sqlite_blobs(data)
-        elif data.startswith(_NDB_MAGIC):
-            blobs = ndb_blobs(data, warn)
-        else:
-            blobs = bdb_blobs(data, warn)
+        warn = warnings.append
+        blobs = read_blobs(input, warn)
         packages: list[Package] = []
+        records: list[FileRecord] = []
         for number, blob in enumerate(blobs, start=1):
             try:
                 header = parse_header(blob)
@@ -444,11 +554,18 @@ class RpmAnalyzer:
                 warn(f"package header #{number} has no name or version; skipped")
                 continue
             packages.append(self._package(input.path, header))
+            try:
+                files = header.files()
+            except AnalyzerError as exc:
+                warn(f"{header.name}: file list unreadable ({exc}); the language packages it installed are not known")
+                continue
+            records += [FileRecord(path, "", header.name, "rpm") for path in files if _language_metadata(path)]
+        if len(records) > MAX_RECORDS:
+            warn(f"more than {MAX_RECORDS} language-package files owned by rpm packages; the rest are not marked")
+            records = records[:MAX_RECORDS]
         if not packages and not warnings:
             return EMPTY
-        if len(warnings) > MAX_WARNINGS:
-            warnings = [*warnings[:MAX_WARNINGS], f"{len(warnings) - MAX_WARNINGS} more warnings"]
-        return AnalysisResult(packages=tuple(packages), warnings=tuple(warnings))
+        return AnalysisResult(packages=tuple(packages), warnings=_capped(warnings), file_records=tuple(records))
 
     def _package(self, path: str, header: RpmHeader) -> Package:
         version = f"{header.version}-{header.release}" if header.release else header.version
@@ -477,3 +594,51 @@ class RpmAnalyzer:
             depends_on=requirement_names(header.requires),
             metadata=metadata,
         )
+
+
+class RpmDigestsAnalyzer:
+    """Every file digest rpm recorded (FILEDIGESTS), for the secret detectors' ``distro content`` check.
+
+    Scanner family ``secret``, like ``owned.PackageDigestsAnalyzer`` for
+    dpkg and apk: it reads the database a second time only when secrets are
+    scanned. Digests in algorithms the detectors do not compute (SHA-384,
+    SHA-512...) are left out, so those files are never called distro content.
+    """
+
+    name = "rpm-file-digests"
+    version = 1
+    scanner = "secret"
+
+    def required(self, path: str, info: FileInfo) -> bool:
+        """The rpm databases ``RpmAnalyzer`` reads."""
+        return posixpath.dirname(path) in DB_DIRS and posixpath.basename(path) in DB_NAMES
+
+    def analyze(self, input: AnalysisInput) -> AnalysisResult:
+        """One ``FileRecord`` (manager ``rpm``, ``<algorithm>:<hex>``) per regular file with a digest."""
+        warnings: list[str] = []
+        records: list[FileRecord] = []
+        for number, blob in enumerate(read_blobs(input, warnings.append), start=1):
+            try:
+                header = parse_header(blob, digests=True)
+                files = header.files()
+            except AnalyzerError as exc:
+                warnings.append(f"package header #{number}: file digests unreadable ({exc})")
+                continue
+            algorithm = DIGEST_ALGORITHMS.get(1 if header.digest_algorithm is None else header.digest_algorithm)
+            if algorithm is None or not header.name:
+                continue
+            if len(header.file_digests) != len(files):
+                warnings.append(f"{header.name}: {len(header.file_digests)} digests for {len(files)} files; not used")
+                continue
+            records += [
+                FileRecord(path, f"{algorithm}:{digest.lower()}", header.name, "rpm")
+                for path, digest in zip(files, header.file_digests, strict=True)
+                if digest
+            ]
+            if len(records) > MAX_RECORDS:
+                warnings.append(f"more than {MAX_RECORDS} rpm file digests; the rest are not compared")
+                records = records[:MAX_RECORDS]
+                break
+        if not records and not warnings:
+            return EMPTY
+        return AnalysisResult(file_records=tuple(records), warnings=_capped(warnings))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from shieldwall.analyze.base import Analyzer
 from shieldwall.analyze.os.owned import PackageDigestsAnalyzer
+from shieldwall.analyze.os.rpm import RpmDigestsAnalyzer
 from shieldwall.analyze.registry import declare
 from shieldwall.analyze.secret.analyzer import SecretAnalyzer, default_secret_analyzer
 from shieldwall.analyze.secret.encoded import EncodedCredentialsAnalyzer
@@ -37,6 +38,7 @@ ANALYZERS: list[Callable[[], Analyzer]] = [
         scanner=EncodedCredentialsAnalyzer.scanner,
     ),
     PackageDigestsAnalyzer,
+    RpmDigestsAnalyzer,
 ]
 
 __all__ = ["ANALYZERS", "SecretAnalyzer", "SensitiveFileAnalyzer", "default_secret_analyzer"]

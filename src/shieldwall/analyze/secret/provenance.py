@@ -147,7 +147,12 @@ _NPM_DIR = re.compile(r"^(.*/node_modules/(?:@[^/]+/)?[^/]+/)")
 
 
 def _manager_name(manager: str) -> str:
-    names = {"dpkg": "Debian package", "apk": "Alpine package", "pip": "the installed Python distribution"}
+    names = {
+        "dpkg": "Debian package",
+        "apk": "Alpine package",
+        "rpm": "RPM package",
+        "pip": "the installed Python distribution",
+    }
     return names.get(manager, f"{manager} package")
 
 

@@ -10,6 +10,7 @@ database with rpm (Debian package ``rpm``) and Berkeley DB's ``db5.3_load``
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -25,6 +26,7 @@ import pytest
 from shieldwall.analyze.base import AnalysisInput, AnalysisResult, AnalyzerError, FileInfo
 from shieldwall.analyze.os.rpm import (
     RpmAnalyzer,
+    RpmDigestsAnalyzer,
     parse_header,
     requirement_names,
     split_source_rpm,
@@ -571,3 +573,161 @@ def test_real_berkeley_db_file(real_rpmdb: Path, tmp_path: Path, page_size: int)
         timeout=120,
     )
     _check_hello(run(BDB_PATH, (tmp_path / "Packages").read_bytes()))
+
+
+# --- file lists: which language packages an rpm installed ------------------------------------
+
+SITE = "/usr/lib/python3.9/site-packages/"
+OWNED_HEADER = Path(__file__).resolve().parents[3] / "fixtures" / "os" / "rpm-owned" / "python3-setuptools.header"
+
+
+def _with_files(
+    blob_entries: list[tuple[int, int, Value]],
+    basenames: Sequence[str],
+    dirnames: Sequence[str],
+    indexes: Sequence[int],
+) -> bytes:
+    files: list[tuple[int, int, Value]] = [
+        (1116, RPM_INT32, list(indexes)),
+        (1117, RPM_STRING_ARRAY, list(basenames)),
+        (1118, RPM_STRING_ARRAY, list(dirnames)),
+    ]
+    return header_blob([*blob_entries, *files])
+
+
+_BASE: list[tuple[int, int, Value]] = [(1000, RPM_STRING, "python3-pip"), (1001, RPM_STRING, "21.2.3")]
+_BASE += [(1002, RPM_STRING, "8.el9"), (1022, RPM_STRING, "noarch")]
+
+
+def test_file_list_yields_language_metadata_records(tmp_path: Path) -> None:
+    blob = _with_files(
+        _BASE,
+        ["pip-21.2.3.dist-info", "METADATA", "__init__.py", "pip3", "pip.jar", "package.json", "info.json"],
+        [SITE, SITE + "pip-21.2.3.dist-info/", SITE + "pip/", "/usr/bin/", "/usr/share/java/", "/usr/share/pip/"],
+        [0, 1, 2, 3, 4, 5, 5],
+    )
+    header = parse_header(blob)
+    assert header.files() == (
+        SITE + "pip-21.2.3.dist-info",
+        SITE + "pip-21.2.3.dist-info/METADATA",
+        SITE + "pip/__init__.py",
+        "/usr/bin/pip3",
+        "/usr/share/java/pip.jar",
+        "/usr/share/pip/package.json",
+        "/usr/share/pip/info.json",
+    )
+    result = run(SQLITE_PATH, sqlite_db(tmp_path, [blob, BASH]))
+    assert result.warnings == ()
+    assert [(r.path, r.package, r.manager, r.digest) for r in result.file_records] == [
+        (SITE + "pip-21.2.3.dist-info", "python3-pip", "rpm", ""),
+        (SITE + "pip-21.2.3.dist-info/METADATA", "python3-pip", "rpm", ""),
+        ("/usr/share/java/pip.jar", "python3-pip", "rpm", ""),
+        ("/usr/share/pip/package.json", "python3-pip", "rpm", ""),
+    ]
+
+
+def test_old_filenames_are_read_when_there_are_no_basenames() -> None:
+    blob = header_blob([*_BASE, (1027, RPM_STRING_ARRAY, [SITE + "pip-9.0.egg-info/PKG-INFO", "/usr/bin/pip"])])
+    assert parse_header(blob).files() == (SITE + "pip-9.0.egg-info/PKG-INFO", "/usr/bin/pip")
+
+
+@pytest.mark.parametrize(
+    ("basenames", "dirnames", "indexes", "message"),
+    [
+        (["METADATA"], [SITE], [1], "names directory #1 of 1"),
+        (["METADATA"], [SITE], [-1], "names directory #-1"),
+        (["METADATA", "RECORD"], [SITE], [0], "2 base names but 1 directory indexes"),
+    ],
+)
+def test_inconsistent_file_list_is_a_warning_and_keeps_the_package(
+    tmp_path: Path, basenames: list[str], dirnames: list[str], indexes: list[int], message: str
+) -> None:
+    result = run(SQLITE_PATH, sqlite_db(tmp_path, [_with_files(_BASE, basenames, dirnames, indexes)]))
+    assert [p.name for p in result.packages] == ["python3-pip"]
+    assert result.file_records == ()
+    assert len(result.warnings) == 1 and message in result.warnings[0] and "file list unreadable" in result.warnings[0]
+
+
+def test_absurd_file_tag_counts_cost_only_the_file_list(tmp_path: Path) -> None:
+    """DIRINDEXES claiming more integers than the data store holds, BASENAMES with an unterminated string."""
+    blob = bytearray(_with_files(_BASE, ["METADATA"], [SITE], [0]))
+    il = struct.unpack_from(">i", blob, 0)[0]
+    for index in range(il):
+        tag = struct.unpack_from(">i", blob, 8 + 16 * index)[0]
+        if tag == 1116:
+            struct.pack_into(">I", blob, 8 + 16 * index + 12, 0x7FFFFFFF)
+    result = run(SQLITE_PATH, sqlite_db(tmp_path, [bytes(blob)]))
+    assert [p.name for p in result.packages] == ["python3-pip"] and result.file_records == ()
+    assert "claims 2147483647 integers" in result.warnings[0]
+    cut = _with_files(_BASE, ["METADATA"], [SITE], [0])
+    cut = cut[: cut.rindex(SITE.encode()) + len(SITE)] + b"x" * 32  # DIRNAMES is last: its NUL is gone
+    il = struct.unpack_from(">i", cut, 0)[0]
+    cut = struct.pack(">ii", il, len(cut) - 8 - 16 * il) + cut[8:]
+    result = run(SQLITE_PATH, sqlite_db(tmp_path, [cut]))
+    assert [p.name for p in result.packages] == ["python3-pip"] and result.file_records == ()
+    assert "unterminated string" in result.warnings[0]
+
+
+@pytest.mark.parametrize("container", ["sqlite", "bdb", "ndb"])
+def test_real_header_file_list_in_every_container(tmp_path: Path, container: str) -> None:
+    """rpm's own header for python3-setuptools (committed fixture) names its dist-info in all three formats."""
+    blob = OWNED_HEADER.read_bytes()
+    if container == "sqlite":
+        result = run(SQLITE_PATH, sqlite_db(tmp_path, [blob]))
+    elif container == "bdb":
+        result = run(BDB_PATH, bdb_file([blob]))
+    else:
+        result = run(NDB_PATH, ndb_file([blob]))
+    assert result.warnings == ()
+    assert [p.version for p in result.packages] == ["53.0.0-12.el9"]
+    assert {(r.path, r.package) for r in result.file_records} == {
+        (SITE + "setuptools-53.0.0.dist-info", "python3-setuptools"),
+        (SITE + "setuptools-53.0.0.dist-info/METADATA", "python3-setuptools"),
+        (SITE + "setuptools-53.0.0.dist-info/top_level.txt", "python3-setuptools"),
+    }
+
+
+def _digests(path: str, data: bytes) -> AnalysisResult:
+    return RpmDigestsAnalyzer().analyze(AnalysisInput(path, FileInfo(path, len(data)), lambda: data))
+
+
+def test_digests_of_the_real_header(tmp_path: Path) -> None:
+    """rpm wrote SHA-256 (FILEDIGESTALGO 8) for the regular files; directories have none."""
+    result = _digests(SQLITE_PATH, sqlite_db(tmp_path, [OWNED_HEADER.read_bytes(), BASH]))
+    assert result.warnings == ()
+    by_path = {r.path: r for r in result.file_records}
+    init = by_path[SITE + "setuptools/__init__.py"]
+    assert init.digest == "sha256:" + hashlib.sha256(b"# setuptools\n").hexdigest()
+    assert (init.package, init.manager) == ("python3-setuptools", "rpm")
+    assert SITE + "setuptools" not in by_path and len(by_path) == 3
+    assert RpmDigestsAnalyzer().required(SQLITE_PATH, FileInfo(SQLITE_PATH, 1))
+    # the inventory analyzer does not decode digests
+    assert all(r.digest == "" for r in run(SQLITE_PATH, sqlite_db(tmp_path, [OWNED_HEADER.read_bytes()])).file_records)
+
+
+@pytest.mark.parametrize(("algorithm", "prefix"), [(None, "md5:"), (1, "md5:"), (2, "sha1:"), (8, "sha256:"), (10, "")])
+def test_digest_algorithms(tmp_path: Path, algorithm: int | None, prefix: str) -> None:
+    entries: list[tuple[int, int, Value]] = [*_BASE, (1035, RPM_STRING_ARRAY, ["ABCDEF", ""])]
+    if algorithm is not None:
+        entries.append((5011, RPM_INT32, algorithm))
+    blob = _with_files(entries, ["a.py", "dir"], [SITE], [0, 0])
+    records = _digests(SQLITE_PATH, sqlite_db(tmp_path, [blob])).file_records
+    # SHA-512 (10) is not computed for flagged files, so it is never compared
+    assert [r.digest for r in records] == ([prefix + "abcdef"] if prefix else [])
+
+
+def test_digest_count_mismatch_is_a_warning(tmp_path: Path) -> None:
+    blob = _with_files([*_BASE, (1035, RPM_STRING_ARRAY, ["ab"])], ["a.py", "b.py"], [SITE], [0, 0])
+    result = _digests(SQLITE_PATH, sqlite_db(tmp_path, [blob]))
+    assert result.file_records == () and "1 digests for 2 files" in result.warnings[0]
+
+
+def test_a_tag_repeated_in_every_index_entry_is_decoded_once() -> None:
+    """65,535 BASENAMES entries over one large array: only the last is decoded (work stays linear)."""
+    names = b"x\x00" * 50_000
+    il = 0xFFFF
+    index = struct.pack(">iIiI", 1117, RPM_STRING_ARRAY, 0, 50_000) * (il - 1)
+    index += struct.pack(">iIiI", 1000, RPM_STRING, len(names), 1)
+    blob = struct.pack(">ii", il, len(names) + 4) + index + names + b"big\x00"
+    header = parse_header(blob)
+    assert header.name == "big" and len(header.basenames) == 50_000
