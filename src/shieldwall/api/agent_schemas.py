@@ -161,6 +161,9 @@ class PackageIn(_In):
     found_by: str = Field(default="", max_length=64)
     path: str = Field(default="", max_length=4096)
     licenses: list[Annotated[str, Field(max_length=256)]] = Field(default_factory=list, max_length=32)
+    os_owner: str = Field(
+        default="", max_length=256, description="type:name@version of the OS package that installed it"
+    )
 
 
 class InventoryIn(_In):

@@ -240,3 +240,46 @@ def test_containers_from_the_engine_api_over_a_unix_socket(tmp_path: Path) -> No
         }
     ]
     assert containers(tmp_path / "absent.sock") == []
+
+
+OWNED_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "os" / "dpkg-info"
+
+
+def _owned_root(root: Path, *, listed: bool) -> Path:
+    import shutil
+
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\n')
+    info = root / "var/lib/dpkg/info"
+    info.mkdir(parents=True)
+    shutil.copy(OWNED_FIXTURES / "status", root / "var/lib/dpkg/status")
+    if listed:
+        shutil.copy(OWNED_FIXTURES / "python3-setuptools.list", info / "python3-setuptools.list")
+    egg = root / "usr/lib/python3/dist-packages/setuptools-66.1.1.egg-info"
+    egg.mkdir(parents=True)
+    (egg / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: setuptools\nVersion: 66.1.1\n")
+    return root
+
+
+@pytest.mark.parametrize("listed", [True, False])
+def test_host_dist_packages_owned_by_dpkg_are_marked_on_the_wire(tmp_path: Path, listed: bool) -> None:
+    """A host's python3-setuptools egg-info travels as owned by the Debian package (matched through it)."""
+    from shieldwall.agent.modules.inventory.packages import catalogue, package_wire
+    from shieldwall.service.fleet.hosts import packages_from_wire
+
+    found = catalogue(_owned_root(tmp_path / "root", listed=listed), ["/usr/lib/python3/dist-packages"])
+    wire = [package_wire(p) for p in found.packages]
+    pypi = next(item for item in wire if item["type"] == "pypi")
+    expected = "deb:python3-setuptools@66.1.1-1+deb12u1" if listed else ""
+    assert pypi["os_owner"] == expected
+    manager = next(p for p in packages_from_wire(wire) if str(p.type) == "pypi")
+    assert (("os-owner", expected) in manager.metadata) is listed
+
+
+def test_the_manager_ignores_an_owner_the_inventory_does_not_have() -> None:
+    """An agent cannot switch off a package's own ranges by naming an OS package it does not report."""
+    from shieldwall.service.fleet.hosts import packages_from_wire
+
+    wire = [{"type": "pypi", "name": "setuptools", "version": "66.1.1", "os_owner": "deb:python3-setuptools@1"}]
+    (package,) = packages_from_wire(wire)
+    assert package.metadata == ()

@@ -22,6 +22,7 @@ from typing import Any
 
 from shieldwall import __version__
 from shieldwall.alert.config import AlertSettings
+from shieldwall.match.ecosystems import OWNER_KEY
 from shieldwall.match.postscanner import VulnerabilityScanner
 from shieldwall.model import OSInfo, Package, ScanResult
 from shieldwall.model.location import LayerRef, Location
@@ -46,10 +47,22 @@ class HostScan:
     warnings: tuple[str, ...]
 
 
+_OS_TYPES = frozenset({"deb", "apk", "rpm"})
+
+
 def packages_from_wire(items: Sequence[Mapping[str, Any]]) -> tuple[Package, ...]:
-    """Packages from the agent's compact form (already schema-checked at the API edge)."""
+    """Packages from the agent's compact form (already schema-checked at the API edge).
+
+    A language package the agent says an OS package installed keeps that mark
+    (it is then matched through the OS package) only when that OS package, at
+    that version, is in the same inventory; otherwise its own ranges apply.
+    """
+    installed = {f"{item.get('type')}:{item.get('name')}@{item.get('version') or ''}" for item in items}
     packages = []
     for item in items:
+        owner = str(item.get("os_owner") or "")
+        metadata = ((OWNER_KEY, owner),) if owner and owner in installed and item.get("type") not in _OS_TYPES else ()
+
         path = str(item.get("path") or "")
         packages.append(
             Package(
@@ -63,6 +76,7 @@ def packages_from_wire(items: Sequence[Mapping[str, Any]]) -> tuple[Package, ...
                 source_version=str(item.get("source_version") or ""),
                 arch=str(item.get("arch") or ""),
                 found_by=str(item.get("found_by") or ""),
+                metadata=metadata,
             )
         )
     return tuple(packages)

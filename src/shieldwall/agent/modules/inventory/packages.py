@@ -17,7 +17,9 @@ from typing import Any
 
 from shieldwall.analyze.base import Analyzer
 from shieldwall.analyze.runner import analyze_layer
+from shieldwall.analyze.secret.provenance import index_records
 from shieldwall.merge.layers import merge_layers
+from shieldwall.merge.os_owned import mark_os_owned, os_owner
 from shieldwall.model import LayerRef, OSInfo, Package
 from shieldwall.target.directory import DirectoryLayer
 from shieldwall.target.entries import Entry, EntryKind
@@ -34,7 +36,7 @@ OS_FILES = (
     "lib/apk/db/installed",
     "usr/lib/apk/db/installed",
 )
-OS_DIRS = ("var/lib/dpkg/status.d", "var/lib/rpm", "usr/lib/sysimage/rpm", "usr/share/rpm")
+OS_DIRS = ("var/lib/dpkg/status.d", "var/lib/dpkg/info", "var/lib/rpm", "usr/lib/sysimage/rpm", "usr/share/rpm")
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
 
@@ -115,11 +117,12 @@ def package_analyzers() -> list[Analyzer]:
     is exactly the registry's inventory analyzers.
     """
     from shieldwall.analyze.lang import dotnet, golang, java, javascript, php, python, ruby, rust
-    from shieldwall.analyze.os import apk, dpkg, release, rpm
+    from shieldwall.analyze.os import apk, dpkg, owned, release, rpm
 
     factories: list[Any] = [release.OSReleaseAnalyzer, dpkg.DpkgStatusAnalyzer, dpkg.DpkgCopyrightAnalyzer]
     factories += [apk.ApkAnalyzer, rpm.RpmAnalyzer, *ruby.ANALYZERS, *php.ANALYZERS, *dotnet.ANALYZERS]
     factories += [*python.ANALYZERS, *javascript.ANALYZERS, *golang.ANALYZERS, *java.ANALYZERS, *rust.ANALYZERS]
+    factories += [owned.OwnedLanguageFilesAnalyzer]  # which OS package owns a language package's metadata
     return [factory() for factory in factories]
 
 
@@ -145,7 +148,12 @@ def catalogue(root: Path, app_paths: Sequence[str], limits: Limits = DEFAULT_LIM
             warnings.append(f"{layer.ref.created_by}: {type(exc).__name__}: {exc}")
     merged = merge_layers(results)
     warnings.extend(w.message for w in merged.warnings)
-    return Catalogue(merged.os, tuple(merged.packages), tuple(warnings))
+    # language packages an OS package installed (python3-setuptools' egg-info) are matched through it
+    owners, _ = index_records(
+        (ref.digest, record) for ref, outcome in results for fr in outcome.files for record in fr.result.file_records
+    )
+    packages = mark_os_owned(merged.packages, owners)
+    return Catalogue(merged.os, packages, tuple(warnings))
 
 
 def package_wire(package: Package) -> dict[str, object]:
@@ -161,6 +169,7 @@ def package_wire(package: Package) -> dict[str, object]:
         "found_by": package.found_by[:64],
         "path": package.locations[0].path[:4096] if package.locations else "",
         "licenses": [x[:256] for x in package.licenses[:32]],
+        "os_owner": os_owner(package)[:256],
     }
 
 
