@@ -12,7 +12,7 @@ from shieldwall.model.finding import FindingKind
 from shieldwall.store import Store
 from shieldwall.store.core import utcnow
 from shieldwall.store.schema import Asset, IpsRecommendation, StoredFinding
-from shieldwall.vpatch.recommend import ACTIVE, finding_cves
+from shieldwall.vpatch.recommend import ACTIVE, cves_of
 
 
 class RecommendationNotFound(LookupError):
@@ -76,7 +76,15 @@ def shields(
     """
     with store.session() as session:
         q = (
-            select(StoredFinding, Asset)
+            select(
+                StoredFinding.id,
+                StoredFinding.rule_id,
+                StoredFinding.data,
+                StoredFinding.package_name,
+                StoredFinding.severity,
+                Asset.id.label("asset_id"),
+                Asset.identifier,
+            )
             .join(Asset, Asset.id == StoredFinding.asset_id)
             .where(StoredFinding.kind == FindingKind.VULNERABILITY.value, StoredFinding.status.in_(ACTIVE))
             .order_by(StoredFinding.id)
@@ -91,9 +99,9 @@ def shields(
             )
             q = q.where(~assigned)
         q = q.limit(max(limit, 0)).offset(max(offset, 0))
-        rows = [(f, a) for f, a in session.execute(q)]
+        rows = session.execute(q).all()
         recs: dict[int, list[dict[str, Any]]] = {}
-        ids = [f.id for f, _ in rows]
+        ids = [row.id for row in rows]
         for chunk_start in range(0, len(ids), 500):
             chunk = ids[chunk_start : chunk_start + 500]
             rq = (
@@ -114,18 +122,18 @@ def shields(
                     }
                 )
         out: list[ShieldView] = []
-        for finding, asset in rows:
-            rules = recs.get(finding.id, [])
+        for row in rows:
+            rules = recs.get(row.id, [])
             shielded = any(r["assigned"] for r in rules)
             out.append(
                 ShieldView(
-                    finding_id=finding.id,
-                    asset_id=asset.id,
-                    asset=asset.identifier,
-                    advisory=finding.rule_id,
-                    cves=finding_cves(finding),
-                    package=finding.package_name,
-                    severity=finding.severity,
+                    finding_id=row.id,
+                    asset_id=row.asset_id,
+                    asset=row.identifier,
+                    advisory=row.rule_id,
+                    cves=cves_of(row.rule_id, row.data),
+                    package=row.package_name,
+                    severity=row.severity,
                     shielded=shielded,
                     rules=rules,
                     summary=_summary(rules),
