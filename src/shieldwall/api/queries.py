@@ -213,6 +213,20 @@ def _base_findings_query() -> Any:
     )
 
 
+def _needs_asset(filt: FindingFilter) -> bool:
+    """Whether ``filt`` reads asset or environment columns (else the findings table alone answers)."""
+    return bool(filt.environment or filt.q.strip())
+
+
+def _filtered_ids_query(filt: FindingFilter) -> Any:
+    query = select(StoredFinding.id)
+    if _needs_asset(filt):  # an inner join on the (non-null) foreign key keeps every finding once
+        query = query.join(Asset, Asset.id == StoredFinding.asset_id).outerjoin(
+            Environment, Environment.id == Asset.environment_id
+        )
+    return _apply_filter(query, filt)
+
+
 def page_findings(
     store: Store,
     filt: FindingFilter,
@@ -222,10 +236,15 @@ def page_findings(
     limit: int = 50,
     cursor: str = "",
 ) -> Page:
-    """One page of findings in a stable order (the sort key, then ID); ``next_cursor`` continues it."""
+    """One page of findings in a stable order (the sort key, then ID); ``next_cursor`` continues it.
+
+    The database first orders and limits the matching IDs alone (an index-only
+    scan where an index covers the filter), then loads the page's rows with
+    their assets.
+    """
     limit = max(1, min(limit, MAX_PAGE))
     column = _sort_column(sort)
-    query = _apply_filter(_base_findings_query(), filt)
+    query = _filtered_ids_query(filt)
     if cursor:
         raw_key, last_id = decode_cursor(cursor, str(sort), descending)
         key = _key_value(sort, raw_key)
@@ -240,26 +259,34 @@ def page_findings(
     else:
         order = [column.desc(), StoredFinding.id.desc()] if descending else [column.asc(), StoredFinding.id.asc()]
     with store.session() as session:
-        rows = session.execute(query.order_by(*order).limit(limit + 1)).all()
-        views = [finding_view(row, owner, env) for row, owner, env in rows[:limit]]
+        ids = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+        shown = ids[:limit]
+        loaded = (
+            {
+                row.id: (row, owner, env)
+                for row, owner, env in session.execute(_base_findings_query().where(StoredFinding.id.in_(shown))).all()
+            }
+            if shown
+            else {}
+        )
+        rows = [loaded[i] for i in shown if i in loaded]
+        views = [finding_view(row, owner, env) for row, owner, env in rows]
         next_cursor = ""
-        if len(rows) > limit:
-            last = rows[limit - 1][0]
+        if len(ids) > limit and rows:
+            last = rows[-1][0]
             next_cursor = encode_cursor(str(sort), descending, _cursor_key(sort, last), last.id)
     return Page(tuple(views), next_cursor)
 
 
 def count_findings(store: Store, filt: FindingFilter) -> int:
     """How many findings match ``filt``."""
-    query = _apply_filter(
-        select(func.count())
-        .select_from(StoredFinding)
-        .join(Asset, Asset.id == StoredFinding.asset_id)
-        .outerjoin(Environment, Environment.id == Asset.environment_id),
-        filt,
-    )
+    query = select(func.count()).select_from(StoredFinding)
+    if _needs_asset(filt):  # an inner join on the (non-null) foreign key keeps every finding once
+        query = query.join(Asset, Asset.id == StoredFinding.asset_id).outerjoin(
+            Environment, Environment.id == Asset.environment_id
+        )
     with store.session() as session:
-        return int(session.scalar(query) or 0)
+        return int(session.scalar(_apply_filter(query, filt)) or 0)
 
 
 # -- one finding -----------------------------------------------------------------------------------
@@ -872,20 +899,42 @@ class Overview:
         return data
 
 
-def open_counts(store: Store) -> tuple[dict[str, int], dict[str, int]]:
-    """Open (open or reopened) findings by severity and by kind; every severity is present."""
+_Group = tuple[str, str, str, dt.date | None, dt.date | None, int]
+"""(status, severity, kind, day first seen, day fixed, count) of findings."""
+
+
+def _lifecycle_groups(store: Store) -> list[_Group]:
+    """Findings grouped by status, severity, kind, day first seen and day fixed, in one database pass.
+
+    The cost grows with the number of distinct groups, not of findings; with
+    ``ix_findings_lifecycle`` (migration 0012) PostgreSQL answers from the index alone.
+    """
+    seen_day, fixed_day = func.date(StoredFinding.first_seen), func.date(StoredFinding.fixed_at)
     with store.session() as session:
         rows = session.execute(
-            select(StoredFinding.severity, StoredFinding.kind, func.count())
-            .where(StoredFinding.status.in_(ACTIVE))
-            .group_by(StoredFinding.severity, StoredFinding.kind)
+            select(
+                StoredFinding.status, StoredFinding.severity, StoredFinding.kind, seen_day, fixed_day, func.count()
+            ).group_by(StoredFinding.status, StoredFinding.severity, StoredFinding.kind, seen_day, fixed_day)
         ).all()
+    return [
+        (str(status), str(severity), str(kind), _day(seen), _day(fixed), int(count))
+        for status, severity, kind, seen, fixed, count in rows
+    ]
+
+
+def _open_counts(groups: Sequence[_Group]) -> tuple[dict[str, int], dict[str, int]]:
     by_severity = dict.fromkeys(SEVERITY_ORDER, 0)
     by_kind: Counter[str] = Counter()
-    for severity, kind, count in rows:
-        by_severity[str(severity)] = by_severity.get(str(severity), 0) + int(count)
-        by_kind[str(kind)] += int(count)
+    for status, severity, kind, _seen, _fixed, count in groups:
+        if status in ACTIVE:
+            by_severity[severity] = by_severity.get(severity, 0) + count
+            by_kind[kind] += count
     return by_severity, dict(sorted(by_kind.items()))
+
+
+def open_counts(store: Store) -> tuple[dict[str, int], dict[str, int]]:
+    """Open (open or reopened) findings by severity and by kind; every severity is present."""
+    return _open_counts(_lifecycle_groups(store))
 
 
 def trend(store: Store, days: int = 30, *, today: dt.date | None = None) -> tuple[TrendPoint, ...]:
@@ -895,29 +944,27 @@ def trend(store: Store, days: int = 30, *, today: dt.date | None = None) -> tupl
     it was first seen by then and not fixed (or no longer applicable) by then.
     Findings suppressed now are left out of every day (the store does not keep
     when a suppression began), so the last point equals today's open count.
-    The database groups the rows by (severity, day first seen, day fixed), so
-    the cost grows with the number of distinct days, not of findings.
+    The database groups the rows (``_lifecycle_groups``), so the cost grows
+    with the number of distinct days, not of findings.
     """
+    return _trend(_lifecycle_groups(store), days, today=today)
+
+
+def _trend(groups: Sequence[_Group], days: int, *, today: dt.date | None = None) -> tuple[TrendPoint, ...]:
     today = today or utcnow().date()
     days = max(1, min(days, 366))
     first_day = today - dt.timedelta(days=days - 1)
-    since = dt.datetime.combine(first_day, dt.time(), tzinfo=dt.UTC)
-    seen_day, fixed_day = func.date(StoredFinding.first_seen), func.date(StoredFinding.fixed_at)
-    with store.session() as session:
-        rows = session.execute(
-            select(StoredFinding.severity, seen_day, fixed_day, func.count())
-            .where(
-                StoredFinding.status != str(FindingStatus.SUPPRESSED),
-                or_(StoredFinding.fixed_at.is_(None), StoredFinding.fixed_at >= since),
-            )
-            .group_by(StoredFinding.severity, seen_day, fixed_day)
-        ).all()
-    groups = [(str(severity), _day(seen), _day(fixed), int(count)) for severity, seen, fixed, count in rows]
+    kept: Counter[tuple[str, dt.date | None, dt.date | None]] = Counter()
+    for status, severity, _kind, seen, fixed, count in groups:
+        # suppressed now: out of every day; fixed before the first day: out of every day
+        if status == str(FindingStatus.SUPPRESSED) or (fixed is not None and fixed < first_day):
+            continue
+        kept[(severity, seen, fixed)] += count
     points = []
     for offset in range(days):
         day = first_day + dt.timedelta(days=offset)
         counts = dict.fromkeys(SEVERITY_ORDER, 0)
-        for severity, seen, fixed, count in groups:
+        for (severity, seen, fixed), count in kept.items():
             if seen is not None and seen > day:
                 continue
             if fixed is not None and fixed <= day:
@@ -1012,7 +1059,8 @@ def recent_alerts(store: Store, limit: int = 10) -> tuple[AlertView, ...]:
 
 def overview(store: Store, db: dict[str, Any] | None = None, *, days: int = 30) -> Overview:
     """Everything the overview page shows."""
-    by_severity, by_kind = open_counts(store)
+    groups = _lifecycle_groups(store)
+    by_severity, by_kind = _open_counts(groups)
     with store.session() as session:
         env_rows = session.execute(
             select(Environment.name, func.count())
@@ -1022,14 +1070,6 @@ def overview(store: Store, db: dict[str, Any] | None = None, *, days: int = 30) 
             .group_by(Environment.name)
         ).all()
         assets = int(session.scalar(select(func.count()).select_from(Asset).where(Asset.active.is_(True))) or 0)
-        suppressed = int(
-            session.scalar(
-                select(func.count())
-                .select_from(StoredFinding)
-                .where(StoredFinding.status == str(FindingStatus.SUPPRESSED))
-            )
-            or 0
-        )
         scans = int(session.scalar(select(func.count()).select_from(Scan)) or 0)
         last = session.scalar(select(func.max(Scan.recorded_at)))
         alert_counts = {
@@ -1042,8 +1082,8 @@ def overview(store: Store, db: dict[str, Any] | None = None, *, days: int = 30) 
         open_by_severity=by_severity,
         open_by_kind=by_kind,
         open_total=sum(by_severity.values()),
-        suppressed=suppressed,
-        trend=trend(store, days),
+        suppressed=sum(g[5] for g in groups if g[0] == str(FindingStatus.SUPPRESSED)),
+        trend=_trend(groups, days),
         rematch=rematch_hits(store),
         alerts=recent_alerts(store),
         alert_counts=alert_counts,

@@ -226,6 +226,33 @@ def finding_view(row: StoredFinding, owner: Asset, env_name: str | None) -> Find
     )
 
 
+def _asset_filter(query: Any, *, environment: str, kind: str, repository: str, include_inactive: bool) -> Any:
+    if environment:
+        query = query.where(Environment.name == environment)
+    if kind:
+        query = query.where(Asset.kind == kind)
+    if repository:
+        query = query.where(Asset.repository == repository)
+    if not include_inactive:
+        query = query.where(Asset.active.is_(True))
+    return query
+
+
+def count_assets(
+    store: Store, *, environment: str = "", kind: str = "", repository: str = "", include_inactive: bool = True
+) -> int:
+    """How many assets ``list_assets`` with the same filters returns (counted in the database)."""
+    query = _asset_filter(
+        select(func.count()).select_from(Asset).outerjoin(Environment, Environment.id == Asset.environment_id),
+        environment=environment,
+        kind=kind,
+        repository=repository,
+        include_inactive=include_inactive,
+    )
+    with store.session() as session:
+        return int(session.scalar(query) or 0)
+
+
 def list_assets(
     store: Store,
     *,
@@ -234,19 +261,28 @@ def list_assets(
     golden: bool | None = None,
     repository: str = "",
     include_inactive: bool = True,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[AssetView]:
-    """Stored assets with their current tags and counts."""
+    """Stored assets with their current tags and counts, newest first.
+
+    ``limit``/``offset`` page the list in the database (tags and counts are
+    then read for the page's assets only); they cannot be combined with
+    ``golden``, which is decided per asset after loading.
+    """
+    if limit is not None and golden is not None:
+        raise ValueError("list_assets: limit cannot be combined with golden")
     with store.session() as session:
-        query = select(Asset, Environment.name).outerjoin(Environment, Environment.id == Asset.environment_id)
-        if environment:
-            query = query.where(Environment.name == environment)
-        if kind:
-            query = query.where(Asset.kind == kind)
-        if repository:
-            query = query.where(Asset.repository == repository)
-        if not include_inactive:
-            query = query.where(Asset.active.is_(True))
-        rows = session.execute(query.order_by(Asset.last_seen.desc(), Asset.id.desc())).all()
+        query = _asset_filter(
+            select(Asset, Environment.name).outerjoin(Environment, Environment.id == Asset.environment_id),
+            environment=environment,
+            kind=kind,
+            repository=repository,
+            include_inactive=include_inactive,
+        ).order_by(Asset.last_seen.desc(), Asset.id.desc())
+        if limit is not None:
+            query = query.limit(max(limit, 0)).offset(max(offset, 0))
+        rows = session.execute(query).all()
         ids = [asset.id for asset, _ in rows]
         tags: dict[int, list[str]] = {}
         for tag in session.scalars(select(AssetTag).where(AssetTag.asset_id.in_(ids), AssetTag.current.is_(True))):

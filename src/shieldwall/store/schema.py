@@ -638,3 +638,19 @@ class AgentEventEffect(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     effect: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+# --- dashperf ---
+# Migration 0012: one index covering the overview's counts and trend (status, severity, kind, first seen,
+# fixed) and the findings page's ordering by severity then ID, so PostgreSQL answers both from the index
+# alone instead of reading every finding's row (``api/queries.py``: ``_lifecycle_groups``, ``page_findings``).
+
+Index(
+    "ix_findings_lifecycle",
+    StoredFinding.status,
+    StoredFinding.severity,
+    StoredFinding.kind,
+    StoredFinding.first_seen,
+    StoredFinding.fixed_at,
+    StoredFinding.id,
+)

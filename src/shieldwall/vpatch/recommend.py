@@ -45,9 +45,14 @@ def vpatch_settings(store: Store) -> dict[str, Any]:
 
 def finding_cves(row: StoredFinding) -> list[str]:
     """The CVE IDs a finding is known by: its rule ID and its aliases."""
-    ids = [row.rule_id]
+    return cves_of(row.rule_id, row.data)
+
+
+def cves_of(rule_id: str, document: str | None) -> list[str]:
+    """The CVE IDs of a finding with this rule ID and stored JSON document (its ``data`` column)."""
+    ids = [rule_id]
     try:
-        data = json.loads(row.data) if row.data else {}
+        data = json.loads(document) if document else {}
     except ValueError:
         data = {}
     aliases = data.get("aliases") if isinstance(data, dict) else None

@@ -12,7 +12,7 @@ from shieldwall.model.finding import FindingKind
 from shieldwall.store import Store
 from shieldwall.store.core import utcnow
 from shieldwall.store.schema import Asset, IpsRecommendation, StoredFinding
-from shieldwall.vpatch.recommend import ACTIVE, finding_cves
+from shieldwall.vpatch.recommend import ACTIVE, cves_of
 
 
 class RecommendationNotFound(LookupError):
@@ -62,57 +62,83 @@ def _summary(rules: list[dict[str, Any]]) -> str:
 
 
 def shields(
-    store: Store, asset_id: int | None = None, only_unshielded: bool = False, limit: int = 1000
+    store: Store,
+    asset_id: int | None = None,
+    only_unshielded: bool = False,
+    limit: int = 1000,
+    offset: int = 0,
 ) -> list[ShieldView]:
-    """Open vulnerability findings with their recommended and assigned rules."""
+    """Open vulnerability findings with their recommended and assigned rules.
+
+    Filtering, ordering and the limit run in the database: only the ``limit``
+    findings shown (from ``offset``, in finding-ID order) and their own
+    recommendations are loaded.
+    """
     with store.session() as session:
         q = (
-            select(StoredFinding, Asset)
+            select(
+                StoredFinding.id,
+                StoredFinding.rule_id,
+                StoredFinding.data,
+                StoredFinding.package_name,
+                StoredFinding.severity,
+                Asset.id.label("asset_id"),
+                Asset.identifier,
+            )
             .join(Asset, Asset.id == StoredFinding.asset_id)
             .where(StoredFinding.kind == FindingKind.VULNERABILITY.value, StoredFinding.status.in_(ACTIVE))
             .order_by(StoredFinding.id)
         )
         if asset_id is not None:
             q = q.where(StoredFinding.asset_id == asset_id)
-        rows = [(f, a) for f, a in session.execute(q)]
-        recs: dict[int, list[dict[str, Any]]] = {}
-        rq = select(IpsRecommendation).order_by(IpsRecommendation.sid)
-        if asset_id is not None:
-            rq = rq.where(IpsRecommendation.asset_id == asset_id)
-        for rec in session.scalars(rq):
-            recs.setdefault(rec.finding_id, []).append(
-                {
-                    "id": rec.id,
-                    "sid": rec.sid,
-                    "cve": rec.cve,
-                    "source": rec.source,
-                    "msg": rec.msg,
-                    "mode": rec.mode,
-                    "assigned": rec.assigned,
-                }
+        if only_unshielded:
+            assigned = (
+                select(IpsRecommendation.id)
+                .where(IpsRecommendation.finding_id == StoredFinding.id, IpsRecommendation.assigned)
+                .exists()
             )
+            q = q.where(~assigned)
+        q = q.limit(max(limit, 0)).offset(max(offset, 0))
+        rows = session.execute(q).all()
+        recs: dict[int, list[dict[str, Any]]] = {}
+        ids = [row.id for row in rows]
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            rq = (
+                select(IpsRecommendation)
+                .where(IpsRecommendation.finding_id.in_(chunk))
+                .order_by(IpsRecommendation.sid, IpsRecommendation.id)
+            )
+            for rec in session.scalars(rq):
+                recs.setdefault(rec.finding_id, []).append(
+                    {
+                        "id": rec.id,
+                        "sid": rec.sid,
+                        "cve": rec.cve,
+                        "source": rec.source,
+                        "msg": rec.msg,
+                        "mode": rec.mode,
+                        "assigned": rec.assigned,
+                    }
+                )
         out: list[ShieldView] = []
-        for finding, asset in rows:
-            rules = recs.get(finding.id, [])
+        for row in rows:
+            rules = recs.get(row.id, [])
             shielded = any(r["assigned"] for r in rules)
-            if only_unshielded and shielded:
-                continue
             out.append(
                 ShieldView(
-                    finding_id=finding.id,
-                    asset_id=asset.id,
-                    asset=asset.identifier,
-                    advisory=finding.rule_id,
-                    cves=finding_cves(finding),
-                    package=finding.package_name,
-                    severity=finding.severity,
+                    finding_id=row.id,
+                    asset_id=row.asset_id,
+                    asset=row.identifier,
+                    advisory=row.rule_id,
+                    cves=cves_of(row.rule_id, row.data),
+                    package=row.package_name,
+                    severity=row.severity,
                     shielded=shielded,
                     rules=rules,
                     summary=_summary(rules),
                 )
             )
-            if len(out) >= limit:
-                break
         return out
 
 

@@ -15,13 +15,22 @@ from shieldwall.vpatch.views import shields
 
 router = APIRouter(include_in_schema=False)
 
+PAGE = 2000
+"""Findings per page of the shields table (in finding-ID order)."""
+
 
 @router.get("/ips", response_class=HTMLResponse)
-def ips_page(request: Request, asset_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
-    """Open vulnerabilities with their network shield (or none), and the latest blocked requests."""
+def ips_page(
+    request: Request,
+    asset_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> Response:
+    """Open vulnerabilities with their network shield (or none), and the latest blocked requests (paged)."""
     ctx = context(request)
     viewer = _viewer(request, ctx)
-    views = shields(ctx.store, asset_id=asset_id, limit=2000)
+    views = shields(ctx.store, asset_id=asset_id, limit=PAGE + 1, offset=offset)
+    more = len(views) > PAGE
+    views = views[:PAGE]
     return _render(
         request,
         "ips.html.j2",
@@ -31,6 +40,9 @@ def ips_page(request: Request, asset_id: Annotated[int | None, Query(ge=1, le=MA
         unshielded=sum(not v.shielded for v in views),
         blocked=list_events(ctx.store, asset_id=asset_id, kind="ips.drop", limit=100),
         asset_id=asset_id,
+        offset=offset,
+        page=PAGE,
+        more=more,
     )
 
 

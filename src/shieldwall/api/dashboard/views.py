@@ -41,7 +41,7 @@ from shieldwall.errors import InputError
 from shieldwall.misconfig.compliance import Status, framework_ids, load_framework
 from shieldwall.report.html import render_html
 from shieldwall.store.audit import export_text, verify
-from shieldwall.store.queries import list_assets, revoke_exception
+from shieldwall.store.queries import count_assets, list_assets, revoke_exception
 
 router = APIRouter(include_in_schema=False)
 
@@ -244,17 +244,17 @@ def assets_page(
     """Assets with their tags, environment and counts, newest first, 50 a page."""
     ctx = context(request)
     viewer = _viewer(request, ctx)
-    views = list_assets(ctx.store, environment=environment, kind=kind)
-    pages = max(1, -(-len(views) // PAGE))
+    total = count_assets(ctx.store, environment=environment, kind=kind)
+    pages = max(1, -(-total // PAGE))
     page = min(page, pages)
-    shown = views[(page - 1) * PAGE : page * PAGE]
+    shown = list_assets(ctx.store, environment=environment, kind=kind, limit=PAGE, offset=(page - 1) * PAGE)
     query = urllib.parse.urlencode([(k, v) for k, v in (("environment", environment), ("kind", kind)) if v])
     return _render(
         request,
         "assets.html.j2",
         viewer,
         assets=shown,
-        total=len(views),
+        total=total,
         page=page,
         pages=pages,
         prev_url=f"/assets?{query}&page={page - 1}" if page > 1 else "",
