@@ -31,6 +31,7 @@ OPERATOR = {
 ADMIN = {
     ("POST", "/api/v1/db/update"),
     ("POST", "/api/v1/registries"),
+    ("PUT", "/api/v1/registries/{name}"),
     ("DELETE", "/api/v1/registries/{name}"),
     ("GET", "/api/v1/tokens"),
     ("POST", "/api/v1/tokens"),
