@@ -112,7 +112,7 @@ def fetch_witness(url: str, max_bytes: int, environ: Mapping[str, str] | None = 
 
     env = os.environ if environ is None else environ
     transport = guarded_transport(EgressPolicy.cli(env))
-    body = b""
+    body = bytearray()
     try:
         with (
             httpx.Client(transport=transport, timeout=30.0, follow_redirects=False) as client,
@@ -126,4 +126,4 @@ def fetch_witness(url: str, max_bytes: int, environ: Mapping[str, str] | None = 
                     raise InputError(f"{url}: witness larger than {max_bytes} bytes")
     except httpx.HTTPError as exc:
         raise InputError(f"{url}: cannot read the witness ({exc})") from None
-    return body
+    return bytes(body)

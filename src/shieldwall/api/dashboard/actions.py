@@ -54,6 +54,15 @@ def _need(viewer: Viewer, role: Role) -> None:
         raise HTTPException(403, f"this action needs the {role} role; you are {viewer.token.role}")
 
 
+def _poster(request: Request, csrf: str, role: Role) -> tuple[Any, Viewer]:
+    """The context and viewer of a form POST: signed in, CSRF token and origin checked, ``role`` or above."""
+    ctx = context(request)
+    viewer = _viewer(request, ctx)
+    _check_post(request, viewer, csrf)
+    _need(viewer, role)
+    return ctx, viewer
+
+
 def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
@@ -109,10 +118,7 @@ def start_registry_scan(
     environment: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     """Queue a scan of a registry image (operator) through ``POST /api/v1/scans``'s handler."""
-    ctx = context(request)
-    viewer = _viewer(request, ctx)
-    _check_post(request, viewer, csrf)
-    _need(viewer, Role.OPERATOR)
+    _, viewer = _poster(request, csrf, Role.OPERATOR)
     try:
         body = ScanSubmit(image=image.strip(), environment=environment.strip())
         job = submit_scan(body, request, Principal(viewer.token))
@@ -130,10 +136,7 @@ def start_upload_scan(
     environment: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     """Queue a scan of an uploaded image archive or SBOM (operator) through ``POST /api/v1/scans/upload``'s handler."""
-    ctx = context(request)
-    viewer = _viewer(request, ctx)
-    _check_post(request, viewer, csrf)
-    _need(viewer, Role.OPERATOR)
+    _, viewer = _poster(request, csrf, Role.OPERATOR)
     if kind not in ("image", "sbom"):
         return _back("/actions", error="choose an image archive or an SBOM")
     try:
@@ -196,10 +199,7 @@ def save_registry(
     anonymous: Annotated[str, Form(max_length=4)] = "",
 ) -> Response:
     """Add a registry, or replace ``original`` with the form's values (admin); audited."""
-    ctx = context(request)
-    viewer = _viewer(request, ctx)
-    _check_post(request, viewer, csrf)
-    _need(viewer, Role.ADMIN)
+    ctx, viewer = _poster(request, csrf, Role.ADMIN)
     who = Principal(viewer.token)
     try:
         body = _registry_body(name, url, repositories, tags, environment, insecure, anonymous)
@@ -216,10 +216,7 @@ def remove_registry(
     name: Annotated[str, Form(min_length=1, max_length=255)] = "",
 ) -> Response:
     """Stop watching a registry (admin); audited."""
-    ctx = context(request)
-    viewer = _viewer(request, ctx)
-    _check_post(request, viewer, csrf)
-    _need(viewer, Role.ADMIN)
+    _, viewer = _poster(request, csrf, Role.ADMIN)
     try:
         delete_registry(name, request, Principal(viewer.token))
     except HTTPException as exc:
@@ -261,10 +258,7 @@ def make_token(
     role: Annotated[str, Form(max_length=16)] = "viewer",
 ) -> Response:
     """Create a token (admin); its secret is in this response only, never stored or shown again."""
-    ctx = context(request)
-    viewer = _viewer(request, ctx)
-    _check_post(request, viewer, csrf)
-    _need(viewer, Role.ADMIN)
+    ctx, viewer = _poster(request, csrf, Role.ADMIN)
     try:
         created = create_token(ctx.store, name, parse_role(role), actor=viewer.token.actor)
     except InputError as exc:
@@ -279,10 +273,7 @@ def revoke(
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Revoke a token (admin): it and the dashboard sessions made with it stop working at once."""
-    ctx = context(request)
-    viewer = _viewer(request, ctx)
-    _check_post(request, viewer, csrf)
-    _need(viewer, Role.ADMIN)
+    ctx, viewer = _poster(request, csrf, Role.ADMIN)
     try:
         record = revoke_token(ctx.store, token_id, actor=viewer.token.actor)
     except InputError as exc:

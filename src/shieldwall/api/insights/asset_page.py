@@ -101,6 +101,26 @@ class GroupPage:
     items: tuple[FindingGroup, ...] = ()
 
 
+def group_of(row: Any, first_id: int, found: list[tuple[int, str]], asset_id: int = 0) -> FindingGroup:
+    """One grouped row with its locations (``found``: finding IDs and paths of the group, in ID order)."""
+    locations = tuple(dict.fromkeys(p for _, p in found if p))
+    return FindingGroup(
+        kind=row.kind,
+        rule_id=row.rule_id,
+        title=row.title or "",
+        severity=RANK_NAME.get(int(row.rank or 0), "UNKNOWN"),
+        package=row.package_name,
+        installed_version=row.installed_version,
+        fixed_version=row.fixed or "",
+        status=row.status,
+        count=int(row.n),
+        first_id=first_id,
+        locations=locations[:MAX_LOCATIONS],
+        finding_ids=tuple(i for i, _ in found[:MAX_LOCATIONS]),
+        asset_id=asset_id,
+    )
+
+
 def _pages(total: int, page: int, per_page: int) -> tuple[int, int]:
     pages = max(1, -(-total // per_page))
     return pages, max(1, min(page, pages))
@@ -267,21 +287,5 @@ def findings_page(
     items = []
     for r in rows:
         found = where_found.get((r.kind, r.rule_id, r.package_name, r.installed_version), [])
-        locations = tuple(dict.fromkeys(p for _, p in found if p))
-        items.append(
-            FindingGroup(
-                kind=r.kind,
-                rule_id=r.rule_id,
-                title=r.title or "",
-                severity=RANK_NAME.get(int(r.rank or 0), "UNKNOWN"),
-                package=r.package_name,
-                installed_version=r.installed_version,
-                fixed_version=r.fixed or "",
-                status=r.status,
-                count=int(r.n),
-                first_id=int(r.first_id),
-                locations=locations[:MAX_LOCATIONS],
-                finding_ids=tuple(i for i, _ in found[:MAX_LOCATIONS]),
-            )
-        )
+        items.append(group_of(r, int(r.first_id), found))
     return GroupPage(total, page, pages, tuple(items))

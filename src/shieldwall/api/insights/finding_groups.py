@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from shieldwall.api.insights import facts
-from shieldwall.api.insights.asset_page import MAX_LOCATIONS, PAGE, RANK_NAME, FindingGroup, GroupPage
+from shieldwall.api.insights.asset_page import PAGE, GroupPage, group_of
 from shieldwall.api.queries import FindingFilter, _apply_filter
 from shieldwall.store import Store
 from shieldwall.store.schema import Asset, Environment, StoredFinding
@@ -75,22 +75,5 @@ def grouped_findings(store: Store, filt: FindingFilter, *, page: int = 1, per_pa
     items = []
     for r, first_id in zip(rows, first_ids, strict=True):
         where = found.get((int(r.asset_id), r.kind, r.rule_id, r.package_name, r.installed_version), [])
-        locations = tuple(dict.fromkeys(p for _, p in where if p))
-        items.append(
-            FindingGroup(
-                kind=r.kind,
-                rule_id=r.rule_id,
-                title=r.title or "",
-                severity=RANK_NAME.get(int(r.rank or 0), "UNKNOWN"),
-                package=r.package_name,
-                installed_version=r.installed_version,
-                fixed_version=r.fixed or "",
-                status=r.status,
-                count=int(r.n),
-                first_id=first_id,
-                locations=locations[:MAX_LOCATIONS],
-                finding_ids=tuple(i for i, _ in where[:MAX_LOCATIONS]),
-                asset_id=int(r.asset_id),
-            )
-        )
+        items.append(group_of(r, first_id, where, int(r.asset_id)))
     return GroupPage(total, page, pages, tuple(items))
